@@ -1,0 +1,35 @@
+package main
+
+import (
+	"encoding/json"
+
+	"github.com/urfave/cli/v2"
+)
+
+var stateCommand = &cli.Command{
+	Name:      "state",
+	Usage:     "print a container's OCI state as JSON",
+	ArgsUsage: "ID",
+	Description: `Prints ociVersion, id, status (creating, created, running, paused, stopped),
+pid, bundle and annotations, plus rootfs and created.`,
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		rt, err := newRuntime(c)
+		if err != nil {
+			return err
+		}
+		st, err := rt.State(c.Args().First())
+		if err != nil {
+			return err
+		}
+		return printJSON(c, st)
+	},
+}
+
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

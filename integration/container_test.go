@@ -1,0 +1,186 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentd/agentd/bundle"
+)
+
+// sandboxRun materializes spec as a bundle, runs args in it through
+// `agentd run`, and removes it again (even if the test fails).
+func sandboxRun(t *testing.T, spec *bundle.Spec, args ...string) (result, *bundle.Bundle) {
+	t.Helper()
+	state := t.TempDir()
+	id := "sb-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(id) > 60 {
+		id = id[:60]
+	}
+	b, err := bundle.Materialize(state, id, spec, args)
+	if err != nil {
+		t.Fatalf("materialize: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := bundle.Remove(state, id); err != nil {
+			t.Errorf("remove: %v", err)
+		}
+		if m := mountsUnder(t, state); len(m) > 0 {
+			t.Errorf("mounts left after remove: %v", m)
+		}
+	})
+	root := t.TempDir()
+	r := run(t, "", agentdBin(t), "--root", root, "run", "--bundle", b.Dir, id)
+	return r, b
+}
+
+func TestContainerWritesLandInUpper(t *testing.T) {
+	name := "agentd-probe-" + filepath.Base(t.TempDir())
+	r, b := sandboxRun(t, &bundle.Spec{}, "/bin/sh", "-c", "echo data > /usr/"+name+" && cat /usr/"+name+" && rm /usr/bin/env && ls /usr/bin/env")
+	if r.code == 0 || !strings.HasPrefix(r.stdout, "data\n") {
+		t.Fatalf("write to /usr then delete /usr/bin/env: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat("/usr/" + name); !os.IsNotExist(err) {
+		t.Errorf("the sandbox's write reached the host's /usr: %v", err)
+	}
+	if _, err := os.Stat("/usr/bin/env"); err != nil {
+		t.Errorf("the sandbox's delete reached the host's /usr/bin/env: %v", err)
+	}
+	found := false
+	filepath.Walk(b.Upper, func(p string, fi os.FileInfo, err error) error {
+		found = found || (err == nil && fi.Name() == name)
+		return nil
+	})
+	if !found {
+		t.Errorf("the write is not in the upper layer %s", b.Upper)
+	}
+}
+
+func TestContainerSharedPaths(t *testing.T) {
+	ro, rw, mnt := t.TempDir(), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(ro, "in"), []byte("readable"), 0o644)
+	os.WriteFile(filepath.Join(mnt, "m"), []byte("mounted"), 0o644)
+	spec := &bundle.Spec{
+		ReadPaths:  []string{ro},
+		WritePaths: []string{rw},
+		Mounts:     []bundle.Mount{{Source: mnt, Target: "/data", Readonly: true}},
+	}
+	script := `cat ` + ro + `/in; echo; if echo x > ` + ro + `/out; then echo ro-writable; fi
+echo written > ` + rw + `/out && echo rw-ok
+cat /data/m; echo; if touch /data/new; then echo mount-writable; fi`
+	r, _ := sandboxRun(t, spec, "/bin/sh", "-c", script)
+	want := "readable\nrw-ok\nmounted\n"
+	if r.stdout != want {
+		t.Errorf("stdout %q, want %q (stderr %q)", r.stdout, want, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("writes to --ro and :ro mounts: stderr %q, want read-only refusals", r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(rw, "out")); string(data) != "written\n" {
+		t.Errorf("the --rw write did not reach the host: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(ro, "out")); err == nil {
+		t.Error("a --ro path was written")
+	}
+}
+
+func TestContainerNetworkNone(t *testing.T) {
+	r, _ := sandboxRun(t, &bundle.Spec{Network: bundle.Network{Mode: bundle.NetworkNone}}, "/bin/sh", "-c", "ls /sys/class/net")
+	if r.code != 0 || strings.Fields(r.stdout)[0] != "lo" || len(strings.Fields(r.stdout)) != 1 {
+		t.Errorf("interfaces with network none: %q (stderr %q), want only lo", r.stdout, r.stderr)
+	}
+}
+
+func TestContainerHostSecretsInvisible(t *testing.T) {
+	secret := "/root/agentd-test-secret-" + filepath.Base(t.TempDir())
+	if err := os.WriteFile(secret, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(secret)
+	r, _ := sandboxRun(t, &bundle.Spec{}, "/bin/sh", "-c",
+		"cat "+secret+" 2>/dev/null; for p in "+secret+" /etc/shadow /home /var /run; do [ -e $p ] && echo visible: $p; done; ls -A /root; cat /etc/passwd")
+	if strings.Contains(r.stdout, "s3cret") || strings.Contains(r.stdout, "visible:") || strings.Contains(r.stdout, "agentd-test-secret") {
+		t.Errorf("host files are visible in the sandbox:\n%s", r.stdout)
+	}
+	if strings.Count(r.stdout, ":x:") > 3 {
+		t.Errorf("/etc/passwd looks like the host's:\n%s", r.stdout)
+	}
+}
+
+func TestContainerMemoryLimit(t *testing.T) {
+	spec := &bundle.Spec{Limits: bundle.Limits{MemoryBytes: 32 << 20}}
+	// A 128 MiB shell variable cannot fit in 32 MiB: the OOM killer ends it.
+	r, _ := sandboxRun(t, spec, "/bin/sh", "-c", `x=$(head -c 134217728 /dev/zero | tr '\0' a); echo ${#x}`)
+	if r.code == 0 || strings.Contains(r.stdout, "134217728") {
+		t.Errorf("allocation beyond the limit succeeded: code %d stdout %q", r.code, r.stdout)
+	}
+	r, _ = sandboxRun(t, spec, "/bin/sh", "-c", `x=$(head -c 1048576 /dev/zero | tr '\0' a); echo ${#x}`)
+	if r.code != 0 || r.stdout != "1048576\n" {
+		t.Errorf("1 MiB within the limit: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestContainerPidsLimit(t *testing.T) {
+	spec := &bundle.Spec{Limits: bundle.Limits{Pids: 16}}
+	// A fork bomb in the background; the shell itself reports back, which
+	// shows the sandbox stayed usable, and pids.events counts the refusals.
+	script := `bomb() { bomb | bomb & }; (bomb) 2>/dev/null & sleep 2; grep max /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/pids.events 2>/dev/null; echo alive`
+	r, _ := sandboxRun(t, spec, "/bin/sh", "-c", script)
+	if !strings.Contains(r.stdout, "alive") {
+		t.Fatalf("the sandbox did not survive its fork bomb: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "max ") || strings.Contains(r.stdout, "max 0\n") {
+		t.Errorf("pids.events shows no refused fork: %q", r.stdout)
+	}
+}
+
+func TestContainerDefaultSeccompAndCaps(t *testing.T) {
+	// mount needs CAP_SYS_ADMIN and the mount syscall; unshare needs the
+	// unshare syscall: the standard profile and the default seccomp
+	// profile refuse all three. A plain command still runs.
+	r, _ := sandboxRun(t, &bundle.Spec{}, "/bin/sh", "-c",
+		"mount -t tmpfs none /tmp && echo mounted; unshare -n true && echo unshared; echo ok")
+	if r.stdout != "ok\n" {
+		t.Errorf("mount or unshare worked in the sandbox: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+}
+
+// BenchmarkSandboxBundle is the container backend's one-shot path:
+// materialize a default-base sandbox, `agentd run` /bin/true in it, remove
+// it. BenchmarkRuncSameBundle runs the same kind of bundle with Debian's runc
+// (`runc run`, materialized once) for comparison in the same run.
+func BenchmarkSandboxBundle(b *testing.B) {
+	state, root := b.TempDir(), b.TempDir()
+	bin := agentdBin(b)
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("bench-%d", i)
+		bd, err := bundle.Materialize(state, id, &bundle.Spec{}, []string{"/bin/true"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r := run(b, "", bin, "--root", root, "run", "--bundle", bd.Dir, id); r.code != 0 {
+			b.Fatalf("agentd run: %d %s", r.code, r.stderr)
+		}
+		if err := bundle.Remove(state, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRuncSameBundle(b *testing.B) {
+	state, root := b.TempDir(), b.TempDir()
+	bd, err := bundle.Materialize(state, "bench-runc", &bundle.Spec{}, []string{"/bin/true"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bundle.Remove(state, "bench-runc")
+	for i := 0; b.Loop(); i++ {
+		if r := run(b, "", "runc", "--root", root, "run", "--bundle", bd.Dir, fmt.Sprintf("bench-runc-%d", i)); r.code != 0 {
+			b.Fatalf("runc run: %d %s", r.code, r.stderr)
+		}
+	}
+}

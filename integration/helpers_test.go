@@ -1,0 +1,168 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// agentdBin is the binary under test: $AGENTD_BIN, or ../bin/agentd.
+func agentdBin(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("AGENTD_BIN"); p != "" {
+		return p
+	}
+	p, err := filepath.Abs("../bin/agentd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("agentd binary not built (run `make build`): %v", err)
+	}
+	return p
+}
+
+var (
+	busyboxOnce sync.Once
+	busyboxDir  string
+	busyboxErr  error
+)
+
+// busyboxRootfs returns a read-only-by-convention rootfs directory built once
+// per test run from Debian's busybox-static (/bin/busybox): /bin holds busybox
+// and one symlink per applet, plus the directories a container needs. Tests
+// that write into a rootfs must copy it (see copyRootfs).
+func busyboxRootfs(t testing.TB) string {
+	t.Helper()
+	busyboxOnce.Do(func() {
+		busyboxDir, busyboxErr = buildBusyboxRootfs()
+	})
+	if busyboxErr != nil {
+		t.Fatalf("building busybox rootfs: %v", busyboxErr)
+	}
+	return busyboxDir
+}
+
+func buildBusyboxRootfs() (string, error) {
+	src := "/bin/busybox"
+	if _, err := os.Stat(src); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "agentd-busybox-")
+	if err != nil {
+		return "", err
+	}
+	root := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var", "run"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
+		return "", err
+	}
+	out, err := exec.Command(src, "--list").Output()
+	if err != nil {
+		return "", err
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" {
+			continue
+		}
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil && !os.IsExist(err) {
+			return "", err
+		}
+	}
+	files := map[string]string{
+		"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":    "root:x:0:\nnogroup:x:65534:\n",
+		"etc/hostname": "busybox\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return root, nil
+}
+
+// result is what a finished command showed its user.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs the command with a deadline and returns what it printed and its
+// exit code; it fails the test only if the command could not be started.
+// Output goes through files, not pipes: a detached container inherits the
+// command's stdio and would hold a pipe open long after the command exits.
+func run(t testing.TB, stdin string, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	so, se := outputFile(t), outputFile(t)
+	cmd.Stdout, cmd.Stderr = so, se
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	defer so.Close()
+	defer se.Close()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("running %s %v: %v", name, args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{stdout: readAll(t, so), stderr: readAll(t, se), code: code}
+}
+
+func outputFile(t testing.TB) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp("", "agentd-test-out-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(f.Name())
+	return f
+}
+
+func readAll(t testing.TB, f *os.File) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// processAlive reports whether pid names a process that has not exited (a
+// zombie waiting for its reaper counts as exited).
+func processAlive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses: "pid (comm) S ...".
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}

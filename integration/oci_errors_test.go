@@ -1,0 +1,141 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestOCIBadInput(t *testing.T) {
+	e := newOCIEnv(t)
+	good := e.bundle(sleeper, nil)
+	e.ok("create", "--bundle", good, "dup")
+
+	malformed := func(content string) string {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "config.json"), []byte(content), 0o644)
+		os.Mkdir(filepath.Join(dir, "rootfs"), 0o755)
+		return dir
+	}
+	relCwd := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.Cwd = "tmp" })
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"state of unknown id", []string{"state", "nosuch"}, "does not exist"},
+		{"start of unknown id", []string{"start", "nosuch"}, "does not exist"},
+		{"kill of unknown id", []string{"kill", "nosuch"}, "does not exist"},
+		{"delete of unknown id", []string{"delete", "nosuch"}, "does not exist"},
+		{"duplicate id", []string{"create", "--bundle", good, "dup"}, "already exists"},
+		{"id escaping the root", []string{"create", "--bundle", good, "../x"}, "invalid container id"},
+		{"id with a slash", []string{"state", "a/b"}, "invalid container id"},
+		{"empty id", []string{"create", "--bundle", good, ""}, "invalid container id"},
+		{"missing bundle", []string{"create", "--bundle", "/nonexistent/bundle", "m1"}, "not a directory"},
+		{"no config.json", []string{"create", "--bundle", t.TempDir(), "m2"}, "config.json not found"},
+		{"malformed JSON", []string{"create", "--bundle", malformed(`{"ociVersion": "1.0.0",`), "m3"}, "line 1"},
+		{"wrong type", []string{"create", "--bundle", malformed(`{"ociVersion":"1.0.0","root":{"path":"rootfs"},"linux":{},"process":{"cwd":"/","args":"sh"}}`), "m4"}, "field process.args"},
+		{"no process", []string{"create", "--bundle", malformed(`{"ociVersion":"1.0.0","root":{"path":"rootfs"},"linux":{}}`), "m5"}, "field process"},
+		{"relative cwd", []string{"create", "--bundle", relCwd, "m6"}, "process.cwd"},
+		{"unknown signal", []string{"kill", "dup", "SIGNOPE"}, "unknown signal"},
+		{"extra arguments", []string{"state", "a", "b"}, "expects 1"},
+		{"bad rootless value", []string{"--rootless", "maybe", "list"}, "--rootless"},
+		{"bad log format", []string{"--log-format", "xml", "list"}, "--log-format"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.run("", c.args...)
+			if r.code == 0 {
+				t.Fatalf("agentd %v: exit 0, want an error", c.args)
+			}
+			if !strings.Contains(r.stderr, c.want) {
+				t.Errorf("agentd %v: stderr %q, want it to contain %q", c.args, r.stderr, c.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(e.root), "x")); err == nil {
+		t.Error("an id of ../x made a directory outside the root")
+	}
+	if st := e.state("dup"); st.Status != specs.StateCreated || st.Bundle != good {
+		t.Errorf("a duplicate create changed the existing container: %+v", st)
+	}
+	for _, id := range []string{"m1", "m2", "m3", "m4", "m5", "m6"} {
+		if _, err := os.Stat(filepath.Join(e.root, id)); err == nil {
+			t.Errorf("failed create of %s left its state dir", id)
+		}
+	}
+}
+
+// TestOCIFailedCreateLeavesNothing makes create fail after namespaces,
+// cgroups and mounts exist (the command is missing), and checks that none of
+// them survives.
+func TestOCIFailedCreateLeavesNothing(t *testing.T) {
+	e := newOCIEnv(t)
+	b := e.bundle([]string{"/no/such/command"}, nil)
+	msg := e.fails("create", "--bundle", b, "f1")
+	if !strings.Contains(msg, "/no/such/command") {
+		t.Errorf("error %q does not name the missing command", msg)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "f1")); !os.IsNotExist(err) {
+		t.Errorf("state dir left behind: %v", err)
+	}
+	if dirs := cgroupDirs(t, "f1"); len(dirs) > 0 {
+		t.Errorf("cgroups left behind: %v", dirs)
+	}
+	if m := mountsUnder(t, busyboxRootfs(t)); len(m) > 0 {
+		t.Errorf("mounts left behind: %v", m)
+	}
+	if got := e.ok("list", "-q"); got != "" {
+		t.Errorf("list after a failed create: %q", got)
+	}
+}
+
+// TestOCIJSONLog checks what containerd relies on: with --log-format json
+// every line of --log is a JSON object and the last error is in it.
+func TestOCIJSONLog(t *testing.T) {
+	e := newOCIEnv(t)
+	log := filepath.Join(t.TempDir(), "log.json")
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.Cwd = "relative" })
+	r := e.run("", "--log", log, "--log-format", "json", "create", "--bundle", b, "j1")
+	if r.code == 0 {
+		t.Fatal("create with a bad config succeeded")
+	}
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var last map[string]any
+	for _, l := range lines {
+		last = nil
+		if err := json.Unmarshal([]byte(l), &last); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+	}
+	if last["level"] != "error" || !strings.Contains(last["msg"].(string), "process.cwd") {
+		t.Errorf("last log line %v, want level error naming process.cwd", last)
+	}
+	if !strings.Contains(r.stderr, "process.cwd") {
+		t.Errorf("stderr %q should carry the error too", r.stderr)
+	}
+}
+
+func TestOCISystemdCgroupWithoutSystemd(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd runs on this host, so --systemd-cgroup is supported here")
+	}
+	e := newOCIEnv(t)
+	msg := e.fails("--systemd-cgroup", "create", "--bundle", e.bundle(sleeper, nil), "s1")
+	if !strings.Contains(msg, "systemd") {
+		t.Errorf("--systemd-cgroup without systemd: %q", msg)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "s1")); err == nil {
+		t.Error("state dir created despite the refusal")
+	}
+}

@@ -1,0 +1,57 @@
+//go:build integration
+
+package integration
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestOCIHooks checks that every hook runs, at its point in the lifecycle,
+// with the container's state on stdin, and that `state` reports "creating"
+// while a create is under way.
+func TestOCIHooks(t *testing.T) {
+	e := newOCIEnv(t)
+	out := t.TempDir()
+	hook := func(name string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(out, name+".json")}}
+	}
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			CreateRuntime: []specs.Hook{hook("createRuntime"), {
+				Path: e.bin, Args: []string{"agentd", "--root", e.root, "state", "h1"},
+			}},
+			CreateContainer: []specs.Hook{hook("createContainer")},
+			// startContainer runs inside the container, so it writes
+			// through a bind mount of out.
+			StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > /hooks/startContainer.json"}}},
+			Poststart:      []specs.Hook{hook("poststart")},
+			Poststop:       []specs.Hook{hook("poststop")},
+		}
+		s.Hooks.CreateRuntime[1].Args = []string{"sh", "-c", e.bin + " --root " + e.root + " state h1 > " + filepath.Join(out, "state-during-create.json")}
+		s.Hooks.CreateRuntime[1].Path = "/bin/sh"
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hooks", Type: "bind", Source: out, Options: []string{"rbind", "rw"}})
+	})
+	e.ok("create", "--bundle", b, "h1")
+	e.ok("start", "h1")
+	e.waitStatus("h1", specs.StateStopped)
+	e.ok("delete", "h1")
+
+	want := map[string]specs.ContainerState{
+		"createRuntime":       specs.StateCreating,
+		"createContainer":     specs.StateCreating,
+		"startContainer":      specs.StateCreated,
+		"poststart":           specs.StateRunning,
+		"poststop":            specs.StateStopped,
+		"state-during-create": specs.StateCreating,
+	}
+	for name, status := range want {
+		var st specs.State
+		readJSON(t, filepath.Join(out, name+".json"), &st)
+		if st.ID != "h1" || st.Status != status || st.Bundle != b {
+			t.Errorf("%s: state %+v, want id h1, status %q, bundle %s", name, st, status, b)
+		}
+	}
+}

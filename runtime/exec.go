@@ -1,0 +1,133 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOptions describe a process to start in a running container.
+type ExecOptions struct {
+	Process       *specs.Process
+	Detach        bool
+	PidFile       string
+	ConsoleSocket string
+	Stdio         Stdio
+}
+
+// Process is a process agentd started in a container.
+type Process struct {
+	p   *libcontainer.Process
+	tty *foregroundTTY
+}
+
+// Pid is the process's host pid.
+func (p *Process) Pid() int {
+	pid, _ := p.p.Pid()
+	return pid
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.p.Signal(sig) }
+
+// Wait waits for the process and returns its exit code (128+N if killed by
+// signal N).
+func (p *Process) Wait() (int, error) {
+	ps, err := p.p.Wait()
+	if ps == nil && err != nil {
+		return -1, err
+	}
+	return exitCode(ps), nil
+}
+
+// WaitForeground is Wait for a command-line caller: it relays the terminal
+// if there is one and forwards the signals this process receives.
+func (p *Process) WaitForeground() (int, error) { return waitForeground(p.p, p.tty) }
+
+// ProcessFromBundle returns the process of the container's config.json, the
+// base that `exec` overrides, as runc does.
+func (r *Runtime) ProcessFromBundle(id string) (*specs.Process, error) {
+	st, err := r.State(id)
+	if err != nil {
+		return nil, err
+	}
+	spec, _, err := LoadBundle(st.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Process, nil
+}
+
+// ParseProcess decodes an exec --process file.
+func ParseProcess(data []byte) (*specs.Process, error) {
+	var p specs.Process
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("%w: process: %s", ErrInvalidArgument, describeJSONError(data, err))
+	}
+	if err := checkProcess(&p, "process"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	return &p, nil
+}
+
+// Exec starts a process in container id, which must be created or running.
+func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (_ *Process, retErr error) {
+	if err := checkProcess(opts.Process, "process"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	status, err := c.Status()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	if status == libcontainer.Stopped || status == libcontainer.Paused {
+		return nil, fmt.Errorf("%w: cannot exec in container %s: it is %s", ErrInvalidState, id, status)
+	}
+	terminal := opts.Process.Terminal
+	if terminal && opts.Detach && opts.ConsoleSocket == "" {
+		return nil, fmt.Errorf("%w: a detached exec with a terminal needs --console-socket", ErrInvalidArgument)
+	}
+	if opts.ConsoleSocket != "" && !terminal {
+		return nil, fmt.Errorf("%w: --console-socket needs --tty", ErrInvalidArgument)
+	}
+	lp, err := newProcess(opts.Process)
+	if err != nil {
+		return nil, err
+	}
+	lp.Init = false
+	proc := &Process{p: lp}
+	switch {
+	case terminal && opts.ConsoleSocket != "":
+		f, err := dialConsoleSocket(opts.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		lp.ConsoleSocket = f
+	case terminal:
+		t, err := newForegroundTTY()
+		if err != nil {
+			return nil, err
+		}
+		lp.ConsoleSocket = t.child
+		proc.tty = t
+	default:
+		opts.Stdio.apply(lp)
+	}
+	if err := c.Run(lp); err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	if err := writePidFile(opts.PidFile, proc.Pid()); err != nil {
+		_ = lp.Signal(os.Kill)
+		_, _ = lp.Wait()
+		return nil, err
+	}
+	return proc, nil
+}

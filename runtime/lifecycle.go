@@ -1,0 +1,250 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// State is the OCI state of a container (runtime.md), with the extra fields
+// runc prints and containerd's go-runc reads.
+type State struct {
+	specs.State
+	Rootfs  string    `json:"rootfs,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+}
+
+// State returns the container's state. A container whose create is still
+// under way is "creating".
+func (r *Runtime) State(id string) (*State, error) {
+	c, err := r.load(id)
+	if err != nil {
+		if errors.Is(err, ErrNotExist) {
+			if st, ok := r.creatingState(id); ok {
+				return st, nil
+			}
+		}
+		return nil, err
+	}
+	return ociState(c)
+}
+
+func (r *Runtime) creatingState(id string) (*State, bool) {
+	data, err := os.ReadFile(filepath.Join(r.stateDir(id), creatingMarker))
+	if err != nil {
+		return nil, false
+	}
+	var m creating
+	if json.Unmarshal(data, &m) != nil {
+		return nil, false
+	}
+	return &State{State: specs.State{
+		Version: specs.Version, ID: id, Status: specs.StateCreating,
+		Bundle: m.Bundle, Annotations: m.Annotations,
+	}}, true
+}
+
+func ociState(c *libcontainer.Container) (*State, error) {
+	oci, err := c.OCIState()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID(), err)
+	}
+	st, err := c.State()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID(), err)
+	}
+	if oci.Status == specs.StateStopped {
+		oci.Pid = 0
+	}
+	return &State{State: *oci, Rootfs: st.BaseState.Config.Rootfs, Created: st.BaseState.Created.UTC()}, nil
+}
+
+// List returns the state of every container under the root, sorted by id.
+// Containers whose state cannot be read are skipped.
+func (r *Runtime) List() ([]*State, error) {
+	entries, err := os.ReadDir(r.Root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing %s: %w", r.Root, err)
+	}
+	var out []*State
+	for _, e := range entries {
+		if !e.IsDir() || ValidateID(e.Name()) != nil {
+			continue
+		}
+		if st, err := r.State(e.Name()); err == nil {
+			out = append(out, st)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Start runs the user process of a created container.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	status, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	if status != libcontainer.Created {
+		return fmt.Errorf("%w: cannot start container %s: it is %s, and only a created container can be started", ErrInvalidState, id, status)
+	}
+	if err := c.Exec(); err != nil {
+		return fmt.Errorf("starting container %s: %w", id, err)
+	}
+	r.runPoststart(c)
+	return nil
+}
+
+// Kill sends sig to the container's init, or with all to every process in
+// it. A stopped container cannot be signalled.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	status, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	if status == libcontainer.Stopped {
+		return fmt.Errorf("%w: cannot kill container %s: it is stopped", ErrNotRunning, id)
+	}
+	if !all {
+		if err := c.Signal(sig); err != nil {
+			return fmt.Errorf("signalling container %s: %w", id, err)
+		}
+		return nil
+	}
+	pids, err := c.Processes()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	for _, pid := range pids {
+		_ = unix.Kill(pid, sig)
+	}
+	if sig == unix.SIGKILL && status == libcontainer.Paused {
+		_ = c.Resume() // a frozen process cannot die until thawed
+	}
+	return nil
+}
+
+// Delete removes a stopped container: its state, cgroup and mounts, running
+// the poststop hooks. A container that is not stopped is left untouched
+// unless force, which kills it first. With force a missing container is not
+// an error.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.load(id)
+	if err != nil {
+		if errors.Is(err, ErrNotExist) && ValidateID(id) == nil {
+			// An aborted create may leave a directory without state.json.
+			if _, serr := os.Stat(r.stateDir(id)); serr == nil && force {
+				return os.RemoveAll(r.stateDir(id))
+			}
+			if force {
+				return nil
+			}
+		}
+		return err
+	}
+	status, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	if status != libcontainer.Stopped {
+		if !force {
+			return fmt.Errorf("%w: cannot delete container %s: it is %s; stop it first or use --force", ErrInvalidState, id, status)
+		}
+		if err := killAndWait(c); err != nil {
+			return err
+		}
+	}
+	if err := c.Destroy(); err != nil {
+		return fmt.Errorf("deleting container %s: %w", id, err)
+	}
+	return nil
+}
+
+// killAndWait kills every process of c and waits, bounded, until none is
+// left. The init is not agentd's child, so there is nothing to wait(2) on.
+func killAndWait(c *libcontainer.Container) error {
+	_ = c.Signal(unix.SIGKILL)
+	if pids, err := c.Processes(); err == nil {
+		for _, pid := range pids {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	if paused, _ := c.Status(); paused == libcontainer.Paused {
+		_ = c.Resume()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := c.Status(); err == nil && st == libcontainer.Stopped {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("container %s: processes still running 10s after SIGKILL", c.ID())
+}
+
+// Pause freezes every process of a running container.
+func (r *Runtime) Pause(id string) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if err := c.Pause(); err != nil {
+		return stateError("pausing", id, err)
+	}
+	return nil
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if err := c.Resume(); err != nil {
+		return stateError("resuming", id, err)
+	}
+	return nil
+}
+
+// stateError wraps libcontainer's state errors as ErrInvalidState.
+func stateError(op, id string, err error) error {
+	for _, e := range []error{libcontainer.ErrNotRunning, libcontainer.ErrNotPaused, libcontainer.ErrPaused, libcontainer.ErrRunning} {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%w: %s container %s: %v", ErrInvalidState, op, id, err)
+		}
+	}
+	return fmt.Errorf("%s container %s: %w", op, id, err)
+}
+
+// Ps returns the host pids of every process in the container.
+func (r *Runtime) Ps(id string) ([]int, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := c.Processes()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	return pids, nil
+}
