@@ -15,6 +15,11 @@ var (
 	ErrExist = errors.New("sandbox already exists")
 	// ErrNotExist is returned by [Remount] when the sandbox directory is missing.
 	ErrNotExist = errors.New("sandbox does not exist")
+	// ErrInvalidSnapshotName is returned for a snapshot name that could
+	// name anything outside the sandbox's snapshots directory.
+	ErrInvalidSnapshotName = errors.New("invalid snapshot name")
+	// ErrSnapshotNotExist is returned for a snapshot that does not exist.
+	ErrSnapshotNotExist = errors.New("snapshot does not exist")
 	// ErrUnsupported is returned on platforms without overlayfs and mount
 	// namespaces.
 	ErrUnsupported = errors.New("not supported on this platform")

@@ -3,6 +3,7 @@
 // Package integration holds agentd's end-to-end tests. They need root and run
 // the real binary (AGENTD_BIN, built by `make integration`) or the packages
 // in-process; the test binary re-executes itself for libcontainer's init and
+// for the native helper, so TestMain dispatches those first.
 package integration
 
 import (
@@ -10,6 +11,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/agentd/agentd/native"
 	agentdruntime "github.com/agentd/agentd/runtime"
 )
 
@@ -18,6 +20,8 @@ func TestMain(m *testing.M) {
 		switch os.Args[1] {
 		case "init":
 			agentdruntime.Init() // never returns
+		case "native-exec":
+			native.HelperMain() // never returns
 		}
 	}
 	if os.Geteuid() != 0 {

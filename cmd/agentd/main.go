@@ -28,7 +28,7 @@ func init() {
 var commands = []*cli.Command{
 	createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
 	execCommand, psCommand, listCommand, pauseCommand, resumeCommand, eventsCommand,
-	updateCommand, featuresCommand, specCommand,
+	updateCommand, featuresCommand, specCommand, nativeExecCommand,
 }
 
 func newApp() *cli.App {

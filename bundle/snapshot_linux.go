@@ -1,0 +1,236 @@
+package bundle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Snapshots of a container sandbox live beside its layers:
+//
+//	<stateDir>/sandboxes/<id>/snapshots/<name>/
+//	    upper/      a copy of the sandbox's upper/ at the snapshot
+//	    meta.json   SnapshotInfo, written last
+//
+// A snapshot is copied into snapshots/.tmp-<name>-* and renamed into place
+// only when complete, so a crash or a full disk never leaves a half
+// snapshot under its name.
+const snapshotsDir = "snapshots"
+
+// SnapshotInfo describes one snapshot.
+type SnapshotInfo struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	// Size is the bytes of file data in the snapshot.
+	Size  int64     `json:"size"`
+	Files int64     `json:"files"`
+	Copy  CopyStats `json:"copy"`
+}
+
+// ValidateSnapshotName accepts the same names as sandbox ids: no '/', no
+// "..", nothing that could leave the snapshots directory.
+func ValidateSnapshotName(name string) error {
+	if !validID(name) {
+		return fmt.Errorf("%w %q: use 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit", ErrInvalidSnapshotName, name)
+	}
+	return nil
+}
+
+// existingSandboxDir is sandboxDir for a sandbox that must exist.
+func existingSandboxDir(stateDir, id string) (string, error) {
+	dir, err := sandboxDir(stateDir, id)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("sandbox %s: %w", id, ErrNotExist)
+	}
+	return dir, nil
+}
+
+// Snapshot copies sandbox id's upper layer to snapshots/name. The caller
+// keeps the sandbox still (frozen or stopped) while it runs.
+func Snapshot(stateDir, id, name string, opts CopyOptions) (*SnapshotInfo, error) {
+	if err := ValidateSnapshotName(name); err != nil {
+		return nil, err
+	}
+	dir, err := existingSandboxDir(stateDir, id)
+	if err != nil {
+		return nil, err
+	}
+	snaps := filepath.Join(dir, snapshotsDir)
+	final := filepath.Join(snaps, name)
+	if _, err := os.Stat(final); err == nil {
+		return nil, fmt.Errorf("snapshot %s of %s: %w", name, id, ErrExist)
+	}
+	if err := os.MkdirAll(snaps, 0o700); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(snaps, ".tmp-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	st, err := CopyTree(filepath.Join(dir, "upper"), filepath.Join(tmp, "upper"), opts)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s of %s: %w", name, id, err)
+	}
+	info := &SnapshotInfo{Name: name, Created: time.Now().UTC(), Size: st.Bytes, Files: st.Files, Copy: st}
+	if err := writeFileSync(filepath.Join(tmp, "meta.json"), info); err != nil {
+		return nil, fmt.Errorf("snapshot %s of %s: %w", name, id, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("snapshot %s of %s: %w", name, id, err)
+	}
+	return info, syncDir(snaps)
+}
+
+// Snapshots lists the complete snapshots of sandbox id, oldest first.
+func Snapshots(stateDir, id string) ([]SnapshotInfo, error) {
+	dir, err := existingSandboxDir(stateDir, id)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, snapshotsDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return []SnapshotInfo{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	out := []SnapshotInfo{}
+	for _, e := range entries {
+		if ValidateSnapshotName(e.Name()) != nil {
+			continue // .tmp-* leftovers of an interrupted snapshot
+		}
+		var info SnapshotInfo
+		data, err := os.ReadFile(filepath.Join(dir, snapshotsDir, e.Name(), "meta.json"))
+		if err != nil || json.Unmarshal(data, &info) != nil {
+			continue
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// RemoveSnapshot deletes snapshots/name of sandbox id.
+func RemoveSnapshot(stateDir, id, name string) error {
+	path, err := snapshotPath(stateDir, id, name)
+	if err != nil {
+		return err
+	}
+	// Rename first, so a crash mid-delete leaves a .tmp-* (ignored), never
+	// a snapshot with half its files.
+	tmp := filepath.Join(filepath.Dir(path), ".tmp-rm-"+name)
+	if err := os.Rename(path, tmp); err != nil {
+		return err
+	}
+	return os.RemoveAll(tmp)
+}
+
+func snapshotPath(stateDir, id, name string) (string, error) {
+	if err := ValidateSnapshotName(name); err != nil {
+		return "", err
+	}
+	dir, err := existingSandboxDir(stateDir, id)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, snapshotsDir, name)
+	if _, err := os.Stat(filepath.Join(path, "meta.json")); err != nil {
+		return "", fmt.Errorf("snapshot %s of sandbox %s: %w", name, id, ErrSnapshotNotExist)
+	}
+	return path, nil
+}
+
+// ReplaceUpper makes the upper layer of sandbox dstID a copy of snapshot
+// name of sandbox srcID (the same sandbox for a restore, another for a
+// fork). The sandbox must be unmounted ([Unmount]); [Remount] it after. The
+// new layer is copied beside the old one and swapped in by renames, so a
+// failure (a full disk) leaves the old layer in place.
+func ReplaceUpper(stateDir, srcID, name, dstID string, opts CopyOptions) (CopyStats, error) {
+	snap, err := snapshotPath(stateDir, srcID, name)
+	if err != nil {
+		return CopyStats{}, err
+	}
+	return replaceUpperFrom(stateDir, dstID, filepath.Join(snap, "upper"), opts)
+}
+
+// CopyUpper makes the upper layer of sandbox dstID a copy of the live upper
+// layer of srcID (kept still by the caller); dstID must be unmounted.
+func CopyUpper(stateDir, srcID, dstID string, opts CopyOptions) (CopyStats, error) {
+	src, err := existingSandboxDir(stateDir, srcID)
+	if err != nil {
+		return CopyStats{}, err
+	}
+	return replaceUpperFrom(stateDir, dstID, filepath.Join(src, "upper"), opts)
+}
+
+func replaceUpperFrom(stateDir, dstID, from string, opts CopyOptions) (CopyStats, error) {
+	dir, err := existingSandboxDir(stateDir, dstID)
+	if err != nil {
+		return CopyStats{}, err
+	}
+	next := filepath.Join(dir, "upper.next")
+	old := filepath.Join(dir, "upper.old")
+	if err := errors.Join(os.RemoveAll(next), os.RemoveAll(old)); err != nil {
+		return CopyStats{}, err
+	}
+	st, err := CopyTree(from, next, opts)
+	if err != nil {
+		os.RemoveAll(next)
+		return st, err
+	}
+	upper := filepath.Join(dir, "upper")
+	if err := os.Rename(upper, old); err != nil {
+		os.RemoveAll(next)
+		return st, err
+	}
+	if err := os.Rename(next, upper); err != nil {
+		os.Rename(old, upper) // put the old layer back
+		return st, err
+	}
+	// overlayfs keeps state in its work directories; start them afresh.
+	work := filepath.Join(dir, "work")
+	if err := errors.Join(os.RemoveAll(old), os.RemoveAll(work)); err != nil {
+		return st, err
+	}
+	if err := os.Mkdir(work, 0o700); err != nil {
+		return st, err
+	}
+	return st, syncDir(dir)
+}
+
+func writeFileSync(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

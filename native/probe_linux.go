@@ -1,0 +1,107 @@
+//go:build linux
+
+package native
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	cgroup2Mount = "/sys/fs/cgroup"
+	// seccompGetActionAvail and seccompRetErrno are from linux/seccomp.h.
+	seccompGetActionAvail = 2
+	seccompRetErrno       = 0x00050000
+)
+
+// wantedControllers are the cgroup controllers the backend can use.
+var wantedControllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer"}
+
+// Probe measures what this host enforces for the native backend: it asks
+// the kernel, it does not assume.
+func Probe() Capabilities {
+	c := Capabilities{
+		Root:           os.Geteuid() == 0,
+		LandlockABI:    landlockABI(),
+		LandlockLibABI: landlockLibABI,
+		SeccompKernel:  seccompKernel(),
+		SeccompLibrary: seccompLibrary,
+	}
+	c.CgroupMode, c.CgroupVersion, c.CgroupControllers = probeCgroups()
+	_, err := os.Stat("/proc/self/ns/net")
+	c.NetNamespace = c.Root && err == nil
+	return c
+}
+
+// landlockABI asks the kernel for its Landlock ABI version; 0 means no
+// Landlock (not built, or not enabled at boot).
+func landlockABI() int {
+	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if errno != 0 {
+		return 0
+	}
+	return int(v)
+}
+
+// seccompKernel reports whether the kernel can load seccomp filters that
+// return an errno, the action agentd's filter uses.
+func seccompKernel() bool {
+	action := uint32(seccompRetErrno)
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, seccompGetActionAvail, 0, uintptr(unsafe.Pointer(&action)))
+	return errno == 0
+}
+
+// probeCgroups returns the cgroup mode, the hierarchy version the backend
+// uses (hybrid hosts keep their controllers on v1) and its usable
+// controllers.
+func probeCgroups() (mode string, version int, controllers []string) {
+	switch cgroups.Mode() {
+	case cgroups.Legacy:
+		mode, version = "legacy", 1
+	case cgroups.Hybrid:
+		mode, version = "hybrid", 1
+	case cgroups.Unified:
+		mode, version = "unified", 2
+	default:
+		return "unavailable", 0, nil
+	}
+	if version == 1 {
+		subsystems, err := cgroup1.Default()
+		if err != nil {
+			return mode, 0, nil
+		}
+		for _, s := range subsystems {
+			if n := string(s.Name()); slices.Contains(wantedControllers, n) {
+				controllers = append(controllers, n)
+			}
+		}
+	} else {
+		data, err := os.ReadFile(filepath.Join(cgroup2Mount, "cgroup.controllers"))
+		if err != nil {
+			return mode, 0, nil
+		}
+		for _, n := range strings.Fields(string(data)) {
+			if slices.Contains(wantedControllers, n) {
+				controllers = append(controllers, n)
+			}
+		}
+		// v2 has no freezer controller: cgroup.freeze exists in every
+		// non-root cgroup on kernels that can freeze (5.2+).
+		if m, _ := filepath.Glob(filepath.Join(cgroup2Mount, "*", "cgroup.freeze")); len(m) > 0 {
+			controllers = append(controllers, "freezer")
+		}
+		// v2's cpu controller also accounts CPU time.
+		if slices.Contains(controllers, "cpu") {
+			controllers = append(controllers, "cpuacct")
+		}
+	}
+	slices.Sort(controllers)
+	return mode, version, slices.Compact(controllers)
+}

@@ -1,0 +1,151 @@
+//go:build linux && seccomp
+
+package native
+
+import (
+	"fmt"
+
+	seccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// seccompLibrary is true: this build links libseccomp.
+const seccompLibrary = true
+
+// deniedSyscalls fail with EPERM in every sandbox: debugging and reading
+// other processes, mounting (old and new API), loading kernel code, keyrings,
+// io_uring (it bypasses seccomp for the operations it queues), userfaultfd,
+// namespaces, and rebooting or swapping. Names this architecture lacks are
+// skipped.
+var deniedSyscalls = []string{
+	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
+	"mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick",
+	"open_tree", "move_mount", "mount_setattr", "open_by_handle_at",
+	"bpf", "perf_event_open", "kexec_load", "kexec_file_load",
+	"init_module", "finit_module", "delete_module",
+	"keyctl", "add_key", "request_key",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"userfaultfd", "unshare", "setns",
+	"reboot", "swapon", "swapoff",
+}
+
+// cloneNamespaceFlags are the CLONE_NEW* flags clone(2) accepts. CLONE_NEWTIME
+// is left out: on clone(2) its bit is part of the exit signal, and it only
+// works with clone3 and unshare, which are both refused.
+var cloneNamespaceFlags = []uint64{
+	unix.CLONE_NEWNS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC,
+	unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET,
+}
+
+// ipprotoMPTCP is IPPROTO_MPTCP: Landlock's TCP rules do not cover
+// multipath TCP, so it is refused.
+const ipprotoMPTCP = 262
+
+// int32Mask compares only the low 32 bits of an int argument: the kernel
+// ignores the upper half, so a filter comparing all 64 bits could be
+// dodged by setting them.
+const int32Mask = 0xffffffff
+
+// loadSeccomp installs the deny filter on every thread of the calling
+// process (the helper). It allows by default and refuses the calls above.
+func loadSeccomp(sp seccompPolicy) error {
+	filter, err := newSeccompFilter(sp)
+	if err != nil {
+		return err
+	}
+	defer filter.Release()
+	if err := filter.Load(); err != nil {
+		return fmt.Errorf("seccomp: loading the filter: %w", err)
+	}
+	return nil
+}
+
+// newSeccompFilter builds the filter for sp without loading it.
+func newSeccompFilter(sp seccompPolicy) (_ *seccomp.ScmpFilter, retErr error) {
+	eperm := seccomp.ActErrno.SetReturnCode(int16(unix.EPERM))
+	filter, err := seccomp.NewFilter(seccomp.ActAllow)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			filter.Release()
+		}
+	}()
+	if err := addSeccompRules(filter, sp, eperm); err != nil {
+		return nil, err
+	}
+	return filter, nil
+}
+
+func addSeccompRules(filter *seccomp.ScmpFilter, sp seccompPolicy, eperm seccomp.ScmpAction) error {
+	// Syscalls of another ABI (i386 via int 0x80, x32) would bypass
+	// the rules, which are written for the native one: refuse them all.
+	if err := filter.SetBadArchAction(seccomp.ActErrno.SetReturnCode(int16(unix.ENOSYS))); err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	if err := filter.SetNoNewPrivsBit(true); err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	for _, name := range deniedSyscalls {
+		if err := denyAlways(filter, name, eperm); err != nil {
+			return err
+		}
+	}
+	// clone3 passes its flags in memory, out of a filter's reach: ENOSYS
+	// makes libc fall back to clone, whose flags are checked below.
+	if err := denyAlways(filter, "clone3", seccomp.ActErrno.SetReturnCode(int16(unix.ENOSYS))); err != nil {
+		return err
+	}
+	for _, flag := range cloneNamespaceFlags {
+		if err := denyIf(filter, "clone", eperm, cond(0, seccomp.CompareMaskedEqual, flag, flag)); err != nil {
+			return err
+		}
+	}
+	// TIOCSTI and TIOCLINUX push input into a terminal the command shares.
+	for _, req := range []uint64{unix.TIOCSTI, unix.TIOCLINUX} {
+		if err := denyIf(filter, "ioctl", eperm, cond(1, seccomp.CompareMaskedEqual, int32Mask, req)); err != nil {
+			return err
+		}
+	}
+	if err := denyIf(filter, "socket", eperm, cond(2, seccomp.CompareMaskedEqual, int32Mask, ipprotoMPTCP)); err != nil {
+		return err
+	}
+	if sp.DenyInet {
+		if err := denyIf(filter, "socket", eperm, cond(0, seccomp.CompareNotEqual, unix.AF_UNIX)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func denyAlways(f *seccomp.ScmpFilter, name string, action seccomp.ScmpAction) error {
+	call, err := seccomp.GetSyscallFromName(name)
+	if err != nil {
+		return nil // not a syscall on this architecture
+	}
+	if err := f.AddRule(call, action); err != nil {
+		return fmt.Errorf("seccomp: rule for %s: %w", name, err)
+	}
+	return nil
+}
+
+func denyIf(f *seccomp.ScmpFilter, name string, action seccomp.ScmpAction, c seccomp.ScmpCondition) error {
+	call, err := seccomp.GetSyscallFromName(name)
+	if err != nil {
+		return nil
+	}
+	if err := f.AddRuleConditional(call, action, []seccomp.ScmpCondition{c}); err != nil {
+		return fmt.Errorf("seccomp: rule for %s: %w", name, err)
+	}
+	return nil
+}
+
+// cond builds a condition from constants known to be valid.
+func cond(arg uint, op seccomp.ScmpCompareOp, values ...uint64) seccomp.ScmpCondition {
+	c, err := seccomp.MakeCondition(arg, op, values...)
+	if err != nil {
+		panic(fmt.Sprintf("seccomp condition: %v", err))
+	}
+	return c
+}

@@ -1,0 +1,42 @@
+//go:build linux && seccomp
+
+package native
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSeccompFilterBuilds(t *testing.T) {
+	for _, sp := range []seccompPolicy{{DenyInet: false}, {DenyInet: true}} {
+		f, err := newSeccompFilter(sp)
+		if err != nil {
+			t.Fatalf("%+v: %v", sp, err)
+		}
+		out, err := os.Create(filepath.Join(t.TempDir(), "filter.pfc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ExportPFC(out); err != nil {
+			t.Fatal(err)
+		}
+		f.Release()
+		out.Close()
+		data, err := os.ReadFile(out.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pfc := string(data)
+		for _, name := range []string{"ptrace", "mount", "unshare", "setns", "bpf", "io_uring_setup", "keyctl", "clone3", "clone", "socket", "ioctl"} {
+			if !strings.Contains(pfc, "# filter for syscall \""+name+"\"") {
+				t.Errorf("%+v: no rule for %s", sp, name)
+			}
+		}
+		// network "none" adds the AF_UNIX (1) check on socket's family.
+		if got := strings.Contains(pfc, "if ($a0.lo32 == 1)"); got != sp.DenyInet {
+			t.Errorf("%+v: socket family check present = %v", sp, got)
+		}
+	}
+}
