@@ -29,6 +29,7 @@ var commands = []*cli.Command{
 	createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
 	execCommand, psCommand, listCommand, pauseCommand, resumeCommand, eventsCommand,
 	updateCommand, featuresCommand, specCommand, nativeExecCommand,
+	sandboxCommand, daemonCommand,
 }
 
 func newApp() *cli.App {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/native"
+	"github.com/agentd/agentd/supervisor"
+)
+
+var sandboxRunCommand = &cli.Command{
+	Name: "run",
+	Usage: "create a sandbox, run one command in it, destroy it; exits with the command's code " +
+		"(--backend native needs no daemon)",
+	ArgsUsage:              "[create flags] -- CMD [ARG...]",
+	UseShortOptionHandling: true,
+	OnUsageError:           sandboxUsageError,
+	Flags:                  append(sandboxSpecFlags(), ioFlags...),
+	Action: sandboxAction(func(c *cli.Context) error {
+		if err := sandboxArgs(c, 1, -1); err != nil {
+			return err
+		}
+		req, err := createRequestFromFlags(c)
+		if err != nil {
+			return err
+		}
+		o := sandboxExecOptions{interactive: c.Bool("interactive")}
+		o.req = supervisor.ExecRequest{Args: dropDashDash(c.Args().Slice()), Tty: c.Bool("tty")}
+		if len(o.req.Args) == 0 {
+			return fmt.Errorf("run: no command given; usage: agentd sandbox run [flags] -- CMD [ARG...]")
+		}
+		ctx, sig := signalContext(c.Context)
+		c.Context = ctx
+		if req.Spec.WithDefaults().Backend == bundle.BackendNative {
+			err = runNative(c, &req.Spec, o)
+		} else {
+			err = runInDaemon(c, req, o)
+		}
+		if s := sig(); s != 0 {
+			return &exitError{code: 128 + int(s)}
+		}
+		return err
+	}),
+}
+
+// runInDaemon creates the sandbox through the daemon, runs the command and
+// always removes the sandbox, also when interrupted.
+func runInDaemon(c *cli.Context, req *supervisor.CreateRequest, o sandboxExecOptions) (retErr error) {
+	cl, err := sandboxClient(c)
+	if err != nil {
+		return err
+	}
+	info, err := cl.Create(c.Context, req)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cl.Remove(context.WithoutCancel(c.Context), info.ID, true); err != nil {
+			retErr = errors.Join(retErr, agentdFailed(fmt.Errorf("removing sandbox %s: %w", info.ID, err)))
+		}
+	}()
+	return sandboxExec(c, cl, info.ID, o)
+}
+
+// runNative runs the command with the native package directly: no daemon.
+func runNative(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) error {
+	p := native.Process{Args: o.req.Args, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+	if o.interactive {
+		p.Stdin = c.App.Reader
+	}
+	if o.req.Tty {
+		if _, ok := isTerminal(c.App.Reader); !ok {
+			return errors.New("--tty with --backend native needs a terminal on stdin")
+		}
+		// The terminal is handed to the command as it is: it is the
+		// command's terminal.
+		p.Stdin = c.App.Reader
+	}
+	res, err := native.Run(c.Context, spec, p)
+	switch {
+	case errors.Is(err, native.ErrCommandNotFound):
+		return &exitError{code: supervisor.ExitNotFound, err: err}
+	case errors.Is(err, native.ErrNotExecutable):
+		return &exitError{code: supervisor.ExitNotExecutable, err: err}
+	case err != nil:
+		return err
+	}
+	code := res.ExitCode
+	if res.TimedOut {
+		code = supervisor.ExitTimeout
+	}
+	return exitFromResult(c.App.ErrWriter, &supervisor.ExitResult{Code: code, TimedOut: res.TimedOut})
+}
+
+// signalContext returns a context cancelled by SIGINT, SIGTERM or SIGHUP,
+// so that run can clean up, and a function telling which signal came.
+func signalContext(parent context.Context) (context.Context, func() syscall.Signal) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	got := make(chan syscall.Signal, 1)
+	go func() {
+		select {
+		case s := <-ch:
+			got <- s.(syscall.Signal)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() syscall.Signal {
+		signal.Stop(ch)
+		defer cancel()
+		select {
+		case s := <-got:
+			return s
+		default:
+			return 0
+		}
+	}
+}

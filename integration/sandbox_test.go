@@ -1,0 +1,413 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// backendsUnderTest are the create flags of each backend's tests.
+func sbBackends(t *testing.T) map[string][]string {
+	return map[string][]string{
+		"container": {"--base", busyboxRootfs(t)},
+		"native":    {"--backend", "native"},
+	}
+}
+
+func TestSandboxLifecycle(t *testing.T) {
+	for name, flags := range sbBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newSandboxEnv(t)
+			start := time.Now()
+			id := e.create(append(flags, "--name", "life", "--env", "GREETING=hi")...)
+			// The daemon was started on demand, detached: run() would
+			// have waited for it had it kept our stdout.
+			if d := time.Since(start); d > 30*time.Second {
+				t.Fatalf("first create took %v", d)
+			}
+			if out := e.must("ls"); !strings.Contains(out, id) || !strings.Contains(out, "running") {
+				t.Fatalf("ls:\n%s", out)
+			}
+			tests := []struct {
+				args   []string
+				stdin  string
+				code   int
+				stdout string
+			}{
+				{[]string{"exec", "life", "--", "sh", "-c", "echo $GREETING"}, "", 0, "hi\n"},
+				{[]string{"exec", id, "--", "sh", "-c", "exit 3"}, "", 3, ""},
+				{[]string{"exec", id, "--", "no-such-command"}, "", 127, ""},
+				{[]string{"exec", id, "--", "/etc/passwd"}, "", 126, ""},
+				{[]string{"exec", id, "--", "sh", "-c", "kill -KILL $$"}, "", 137, ""},
+				{[]string{"exec", "-i", id, "--", "cat"}, "piped input\n", 0, "piped input\n"},
+				{[]string{"exec", "--env", "A=b", id, "--", "sh", "-c", "echo $A"}, "", 0, "b\n"},
+			}
+			for _, tt := range tests {
+				r := e.sb(tt.stdin, tt.args...)
+				if r.code != tt.code || (tt.stdout != "" && r.stdout != tt.stdout) {
+					t.Errorf("%v: exit %d stdout %q stderr %q; want %d %q", tt.args, r.code, r.stdout, r.stderr, tt.code, tt.stdout)
+				}
+			}
+			e.must("pause", id)
+			if r := e.sb("", "exec", id, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "paused") {
+				t.Errorf("exec into paused: %d %q", r.code, r.stderr)
+			}
+			var st struct{ MemoryBytes, CPUTimeNs int64 }
+			if err := json.Unmarshal([]byte(e.must("stats", "--json", id)), &st); err != nil || st.MemoryBytes <= 0 || st.CPUTimeNs <= 0 {
+				t.Errorf("stats: %+v %v", st, err)
+			}
+			e.must("resume", id)
+			e.must("rm", id)
+			for _, args := range [][]string{{"rm", id}, {"exec", id, "--", "true"}, {"inspect", id}} {
+				if r := e.sb("", args...); r.code != 125 || !strings.Contains(r.stderr, "no such sandbox") {
+					t.Errorf("%v after rm: %d %q", args, r.code, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestSandboxExecStreamsOutput(t *testing.T) {
+	e := newSandboxEnv(t)
+	id := e.create("--base", busyboxRootfs(t))
+	cmd := exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state,
+		"exec", id, "--", "sh", "-c", "echo first; sleep 3; echo second")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	first := time.Since(start)
+	if err != nil || line != "first\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	if first > 2*time.Second {
+		t.Fatalf("the first line arrived after %v: output is not streamed", first)
+	}
+	io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSandboxTimeoutKillsTree: a timeout kills the exec's whole tree,
+// including a grandchild that double-forked into its own session, and
+// leaves no zombie.
+func TestSandboxTimeoutKillsTree(t *testing.T) {
+	for name, flags := range sbBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newSandboxEnv(t)
+			id := e.create(flags...)
+			n := sbUniqueSleep()
+			start := time.Now()
+			r := e.sb("", "exec", "--timeout", "2s", id, "--", "sh", "-c",
+				"(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); sleep "+n)
+			if r.code != 124 {
+				t.Fatalf("exit %d, want 124; stderr %q", r.code, r.stderr)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Fatalf("timeout took %v", d)
+			}
+			sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
+			pid := e.daemonPid()
+			deadline := time.Now().Add(5 * time.Second)
+			for len(sbZombiesOf(pid)) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("zombies left under the daemon: %v", sbZombiesOf(pid))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			// The sandbox is unharmed.
+			if out := e.must("exec", id, "--", "echo", "ok"); out != "ok\n" {
+				t.Fatalf("exec after timeout: %q", out)
+			}
+		})
+	}
+}
+
+func TestSandboxRmKillsEverything(t *testing.T) {
+	for name, flags := range sbBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newSandboxEnv(t)
+			id := e.create(flags...)
+			n := sbUniqueSleep()
+			bg := exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state, "exec", id, "--",
+				"sh", "-c", "(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); sleep "+n)
+			if err := bg.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer bg.Process.Kill()
+			sbWaitFor(t, func() bool { return sbExactProcs("sleep "+n) >= 2 }) // the sleep and its setsid twin
+			if r := e.sb("", "rm", id); r.code != 125 || !strings.Contains(r.stderr, "running command") {
+				t.Fatalf("rm with a running exec: %d %q", r.code, r.stderr)
+			}
+			e.must("rm", "-f", id)
+			sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
+			err := bg.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
+				t.Fatalf("the exec's CLI ended with %v, want exit 137", err)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(e.state, "sandboxes")); len(ents) != 0 {
+				t.Fatalf("state left: %v", ents)
+			}
+		})
+	}
+}
+
+func TestSandboxRunOneShot(t *testing.T) {
+	e := newSandboxEnv(t)
+	r := e.sb("", "run", "--base", busyboxRootfs(t), "--", "sh", "-c", "echo one-shot; exit 7")
+	if r.code != 7 || r.stdout != "one-shot\n" {
+		t.Fatalf("run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if out := e.must("ls", "-q"); out != "" {
+		t.Fatalf("run left sandboxes: %q", out)
+	}
+	r = e.sb("", "run", "--base", busyboxRootfs(t), "--timeout", "1s", "--", "sleep", "60")
+	if r.code != 124 {
+		t.Fatalf("run with timeout: %d %q", r.code, r.stderr)
+	}
+	// The native backend needs no daemon: none answers on this socket and
+	// none may be started.
+	ne := newSandboxEnv(t)
+	r = ne.sb("", "--no-autostart", "run", "--backend", "native", "--", "sh", "-c", "echo native; exit 3")
+	if r.code != 3 || r.stdout != "native\n" {
+		t.Fatalf("native run: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if ne.daemonPid() != 0 {
+		t.Fatal("native run started a daemon")
+	}
+	r = ne.sb("", "--no-autostart", "ls")
+	if r.code != 125 {
+		t.Fatalf("ls without daemon and autostart: %d", r.code)
+	}
+}
+
+// TestSandboxDaemonKill9Restart: after kill -9 of the daemon every sandbox
+// is still there and usable, the exec that was running is reported as
+// interrupted and its processes are gone.
+func TestSandboxDaemonKill9Restart(t *testing.T) {
+	e := newSandboxEnv(t)
+	ids := map[string]string{}
+	for name, flags := range sbBackends(t) {
+		ids[name] = e.create(append(flags, "--name", name)...)
+	}
+	e.must("pause", ids["native"])
+	n := sbUniqueSleep()
+	bg := exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state, "exec", ids["container"], "--",
+		"sh", "-c", "(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); sleep "+n)
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bg.Process.Kill()
+	sbWaitFor(t, func() bool { return sbExactProcs("sleep "+n) >= 2 }) // the sleep and its setsid twin
+	pid := e.daemonPid()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := bg.Wait(); err == nil {
+		t.Fatal("the exec's CLI succeeded although the daemon died")
+	}
+	// The next command starts a new daemon, which recovers.
+	var list []struct {
+		ID, State string
+	}
+	if err := json.Unmarshal([]byte(e.must("ls", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if e.daemonPid() == pid {
+		t.Fatal("same daemon pid after kill -9")
+	}
+	got := map[string]string{}
+	for _, s := range list {
+		got[s.ID] = s.State
+	}
+	if got[ids["container"]] != "running" || got[ids["native"]] != "paused" || len(got) != 2 {
+		t.Fatalf("after restart: %v", got)
+	}
+	var info struct {
+		Interrupted []struct{ Args []string }
+	}
+	if err := json.Unmarshal([]byte(e.must("inspect", "--json", ids["container"])), &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Interrupted) != 1 || !strings.Contains(strings.Join(info.Interrupted[0].Args, " "), "sleep "+n) {
+		t.Fatalf("interrupted: %+v", info.Interrupted)
+	}
+	sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
+	e.must("resume", ids["native"])
+	for name, id := range ids {
+		if out := e.must("exec", id, "--", "echo", "alive"); out != "alive\n" {
+			t.Errorf("%s after restart: %q", name, out)
+		}
+	}
+}
+
+func TestSandboxBadInput(t *testing.T) {
+	e := newSandboxEnv(t)
+	id := e.create("--base", busyboxRootfs(t))
+	tests := []struct {
+		stdin string
+		args  []string
+		msg   string
+	}{
+		{`{"mount":[]}`, []string{"create", "--spec", "-"}, "unknown field"},
+		{`{`, []string{"create", "--spec", "-"}, "spec"},
+		{"", []string{"create", "--profile", "godmode"}, "profile"},
+		{"", []string{"create", "--memory", "lots"}, "--memory"},
+		{"", []string{"create", "--name", "../x"}, "name"},
+		{"", []string{"exec", "nosuch", "--", "true"}, "no such sandbox"},
+		{"", []string{"exec", id}, "usage"},
+		{"", []string{"resume", id}, "allowed when paused"},
+		{"", []string{"cp", "/etc/hostname", "/tmp/x"}, "ID:/PATH"},
+		{"", []string{"stats", "--bogus", id}, "bogus"},
+	}
+	for _, tt := range tests {
+		r := e.sb(tt.stdin, tt.args...)
+		if r.code != 125 || !strings.Contains(r.stderr, tt.msg) {
+			t.Errorf("%v: exit %d stderr %q; want 125 mentioning %q", tt.args, r.code, r.stderr, tt.msg)
+		}
+	}
+	// Straight to the API: a body that never ends, garbage, a client that
+	// leaves mid-stream.
+	hc := e.httpClient()
+	resp, err := hc.Post("http://agentd/v1/sandboxes", "application/json", sbEndlessReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("endless body: %d", resp.StatusCode)
+	}
+	resp, err = hc.Post("http://agentd/v1/sandboxes/"+id+"/exec", "application/json",
+		strings.NewReader(`{"args":["sh","-c","echo go; sleep 600"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	resp.Body.Close() // and leave
+	if !strings.Contains(line, "started") {
+		t.Fatalf("first frame %q", line)
+	}
+	sbWaitNoProcs(t, "sleep 600", 5*time.Second)
+	if out := e.must("exec", id, "--", "echo", "fine"); out != "fine\n" {
+		t.Fatalf("after bad input: %q", out)
+	}
+	if out := e.must("ls", "-q"); strings.TrimSpace(out) != id {
+		t.Fatalf("sandboxes after bad input: %q", out)
+	}
+}
+
+type sbEndlessReader struct{}
+
+func (sbEndlessReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '['
+	}
+	return len(p), nil
+}
+
+func TestSandboxEvents(t *testing.T) {
+	e := newSandboxEnv(t)
+	e.must("probe") // start the daemon
+	ev := exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state, "events", "--json")
+	out, err := ev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ev.Process.Signal(syscall.SIGINT)
+		ev.Wait()
+	}()
+	time.Sleep(500 * time.Millisecond)
+	id := e.create("--base", busyboxRootfs(t))
+	e.must("exec", id, "--", "true")
+	e.must("rm", id)
+	want := []string{"state:creating", "state:running", "exec.start", "exec.exit", "state:removing", "removed"}
+	sc := bufio.NewScanner(out)
+	for i, w := range want {
+		if !sc.Scan() {
+			t.Fatalf("event stream ended before %s", w)
+		}
+		var ev struct{ Type, Sandbox, To string }
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got := ev.Type
+		if got == "state" {
+			got += ":" + ev.To
+		}
+		if got != w || ev.Sandbox != id {
+			t.Fatalf("event %d: %s", i, sc.Text())
+		}
+	}
+}
+
+func TestSandboxCp(t *testing.T) {
+	e := newSandboxEnv(t)
+	id := e.create("--base", busyboxRootfs(t))
+	local := t.TempDir()
+	os.MkdirAll(filepath.Join(local, "tree", "sub"), 0o755)
+	os.WriteFile(filepath.Join(local, "tree", "sub", "f.txt"), []byte("payload\n"), 0o640)
+	e.must("cp", filepath.Join(local, "tree"), id+":/tmp")
+	if out := e.must("exec", id, "--", "cat", "/tmp/tree/sub/f.txt"); out != "payload\n" {
+		t.Fatalf("copied in: %q", out)
+	}
+	e.must("cp", id+":/tmp/tree", filepath.Join(local, "back"))
+	data, err := os.ReadFile(filepath.Join(local, "back", "sub", "f.txt"))
+	if err != nil || string(data) != "payload\n" {
+		t.Fatalf("copied out: %q %v", data, err)
+	}
+	if r := e.sb("", "cp", id+":/nonexistent", local); r.code != 125 {
+		t.Fatalf("cp of a missing file: %d", r.code)
+	}
+}
+
+func TestSandboxProbeAndSocket(t *testing.T) {
+	e := newSandboxEnv(t)
+	var caps []struct {
+		Backend   string
+		Available bool
+	}
+	if err := json.Unmarshal([]byte(e.must("probe", "--json")), &caps); err != nil {
+		t.Fatal(err)
+	}
+	if len(caps) != 2 || caps[0].Backend != "container" || caps[1].Backend != "native" {
+		t.Fatalf("probe: %+v", caps)
+	}
+	st, err := os.Stat(e.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v", st.Mode())
+	}
+}
+
+func sbWaitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

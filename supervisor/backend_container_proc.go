@@ -1,0 +1,176 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	agentdruntime "github.com/agentd/agentd/runtime"
+)
+
+// outputGrace is how long an exec's output may trail its exit: a
+// background child that keeps stdout open is cut off after it.
+const outputGrace = 500 * time.Millisecond
+
+// containerProc is an exec in a container sandbox.
+type containerProc struct {
+	s      *containerSandbox
+	proc   *agentdruntime.Process
+	execID string
+	pipes  *stdioPipes
+	master *os.File      // pty master with a tty
+	ttyOut chan struct{} // closed when the pty output ends
+}
+
+func (p *containerProc) Pid() int { return p.proc.Pid() }
+
+func (p *containerProc) Wait() (ExitStatus, error) {
+	code, err := p.proc.Wait()
+	p.pipes.drain(outputGrace)
+	if p.master != nil {
+		select {
+		case <-p.ttyOut:
+		case <-time.After(outputGrace):
+		}
+		p.master.Close()
+	}
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	return ExitStatus{Code: code}, nil
+}
+
+// Kill kills the exec's process and everything that descends from it or
+// carries its id in its environment, in rounds until nothing is left, so
+// that children forking meanwhile die too.
+func (p *containerProc) Kill() error {
+	root := p.Pid()
+	return p.s.killMatching(func(pid int, tag string, tree map[int]bool) bool {
+		return tag == p.execID || pid == root || tree[pid]
+	}, root)
+}
+
+func (p *containerProc) Resize(rows, cols uint16) error { return resizePTY(p.master, rows, cols) }
+
+// attachTTY copies between the pty master and the exec's stdio.
+func (p *containerProc) attachTTY(master *os.File, cfg *ExecConfig) {
+	p.master, p.ttyOut = master, make(chan struct{})
+	_ = resizePTY(master, cfg.Rows, cfg.Cols)
+	go func() {
+		defer close(p.ttyOut)
+		_, _ = io.Copy(cfg.Stdout, master)
+	}()
+	if cfg.Stdin != nil {
+		go func() { _, _ = io.Copy(master, cfg.Stdin) }()
+	}
+}
+
+// killTagged kills the processes of the sandbox for which match is true.
+func (s *containerSandbox) killTagged(match func(pid int, tag string) bool) error {
+	return s.killMatching(func(pid int, tag string, _ map[int]bool) bool { return match(pid, tag) }, 0)
+}
+
+// killMatching SIGKILLs the container's processes that match, until none
+// is left (or it gives up after a few seconds). tree holds the descendants
+// of root among them.
+func (s *containerSandbox) killMatching(match func(pid int, tag string, tree map[int]bool) bool, root int) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids, err := s.b.rt.Ps(s.id)
+		if errors.Is(err, agentdruntime.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("listing processes of %s: %w", s.id, err)
+		}
+		tree := descendants(root, pids)
+		n := 0
+		for _, pid := range pids {
+			if match(pid, procEnv(pid, execIDEnv), tree) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				n++
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes of sandbox %s survive SIGKILL", s.id)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Probe measures what this host gives container sandboxes.
+func (b *containerBackend) Probe(context.Context) (Capabilities, error) {
+	c := Capabilities{Backend: b.Name()}
+	root := os.Geteuid() == 0
+	overlay := fileContains("/proc/filesystems", "\toverlay\n")
+	seccomp := fileContains("/proc/self/status", "Seccomp:")
+	if f := agentdruntime.Features(); f != nil && f.Linux != nil && f.Linux.Seccomp != nil && f.Linux.Seccomp.Enabled != nil {
+		seccomp = seccomp && *f.Linux.Seccomp.Enabled
+	}
+	var missingNS []string
+	for _, ns := range []string{"mnt", "pid", "ipc", "uts", "net", "cgroup"} {
+		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
+			missingNS = append(missingNS, ns)
+		}
+	}
+	mode, ctrls := cgroupControllers()
+	c.Features = []Feature{
+		{Name: "root", Enforced: root, Detail: "creating containers needs root"},
+		{Name: "overlayfs", Enforced: overlay, Detail: "copy-on-write root file system"},
+		{Name: "namespaces", Enforced: len(missingNS) == 0, Detail: nsDetail(missingNS)},
+		{Name: "seccomp", Enforced: seccomp, Detail: "default deny-list profile"},
+		{Name: "cgroups", Enforced: len(ctrls) > 0, Detail: mode + ": " + strings.Join(ctrls, ",")},
+		{Name: "userns", Enforced: userNamespaces(), Detail: "user namespaces (not used by default)"},
+	}
+	c.Available = root && overlay && len(missingNS) == 0
+	if !c.Available {
+		c.Reason = "needs root, overlayfs and mnt/pid/ipc/uts/net/cgroup namespaces"
+	}
+	return c, nil
+}
+
+func nsDetail(missing []string) string {
+	if len(missing) == 0 {
+		return "mnt pid ipc uts net cgroup"
+	}
+	return "missing: " + strings.Join(missing, " ")
+}
+
+// cgroupControllers reports the cgroup mode and the controllers the
+// backends use that this host mounts.
+func cgroupControllers() (string, []string) {
+	if data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		var out []string
+		for _, c := range strings.Fields(string(data)) {
+			if c == "memory" || c == "cpu" || c == "pids" {
+				out = append(out, c)
+			}
+		}
+		return "v2", append(out, "freeze")
+	}
+	var out []string
+	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
+		if _, err := os.Stat("/sys/fs/cgroup/" + c); err == nil {
+			out = append(out, c)
+		}
+	}
+	return "v1", out
+}
+
+func userNamespaces() bool {
+	data, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	return err == nil && strings.TrimSpace(string(data)) != "0"
+}
+
+func fileContains(path, s string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(data), s)
+}

@@ -1,0 +1,420 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agentd/agentd/bundle"
+)
+
+// testSup returns a Supervisor over a fresh state dir with a fake
+// "container" backend.
+func testSup(t *testing.T) (*Supervisor, *fakeBackend, string) {
+	t.Helper()
+	dir := t.TempDir()
+	fb := newFakeBackend(bundle.BackendContainer)
+	s, err := New(dir, []Backend{fb}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s, fb, dir
+}
+
+func mustCreate(t *testing.T, s *Supervisor, name string) *SandboxInfo {
+	t.Helper()
+	info, err := s.Create(context.Background(), &CreateRequest{Name: name})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	return info
+}
+
+// run executes a command and returns its result and output.
+func run(t *testing.T, s *Supervisor, id string, req *ExecRequest) (*ExitResult, string, string) {
+	t.Helper()
+	var out, errb syncBuffer
+	res, err := s.Exec(context.Background(), id, req, ExecIO{Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatalf("exec %v: %v", req.Args, err)
+	}
+	return res, out.String(), errb.String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestCreateListInspect(t *testing.T) {
+	s, _, dir := testSup(t)
+	info := mustCreate(t, s, "web")
+	if info.State != Running || info.Backend != "container" || info.Name != "web" {
+		t.Fatalf("created %+v", info)
+	}
+	for _, f := range []string{"spec.json", "state.json"} {
+		st, err := os.Stat(filepath.Join(dir, "sandboxes", info.ID, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", f, st.Mode().Perm())
+		}
+	}
+	got, err := s.Inspect("web")
+	if err != nil || got.ID != info.ID || got.Spec == nil || got.Spec.Profile != "standard" {
+		t.Fatalf("inspect by name: %+v, %v", got, err)
+	}
+	if l := s.List(); len(l) != 1 || l[0].ID != info.ID {
+		t.Fatalf("list = %+v", l)
+	}
+	if _, err := s.Create(context.Background(), &CreateRequest{Name: "web"}); !errors.Is(err, ErrExist) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+}
+
+func TestCreateRefusesBadSpec(t *testing.T) {
+	s, _, dir := testSup(t)
+	for name, spec := range map[string]bundle.Spec{
+		"profile": {Profile: "nope"},
+		"backend": {Backend: "vm"},
+		"limits":  {Limits: bundle.Limits{MemoryBytes: -1}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.Create(context.Background(), &CreateRequest{Spec: spec})
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("got %v, want ErrInvalidArgument", err)
+			}
+		})
+	}
+	// A backend that is valid in a spec but not configured.
+	_, err := s.Create(context.Background(), &CreateRequest{Spec: bundle.Spec{Backend: "native"}})
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "not available") {
+		t.Fatalf("unconfigured backend: %v", err)
+	}
+	assertEmpty(t, s, dir)
+}
+
+func TestCreateFailureLeavesNothing(t *testing.T) {
+	s, fb, dir := testSup(t)
+	events, stop := s.Subscribe()
+	defer stop()
+	fb.failCreate = errors.New("overlay: boom")
+	if _, err := s.Create(context.Background(), &CreateRequest{Name: "x"}); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("create: %v", err)
+	}
+	assertEmpty(t, s, dir)
+	want := []string{"state:creating", "state:failed", "removed"}
+	for i, w := range want {
+		e := <-events
+		if got := eventKey(e); got != w {
+			t.Fatalf("event %d = %s, want %s", i, got, w)
+		}
+	}
+	// The name is free again.
+	mustCreate(t, s, "x")
+}
+
+func assertEmpty(t *testing.T, s *Supervisor, dir string) {
+	t.Helper()
+	if l := s.List(); len(l) != 0 {
+		t.Fatalf("list = %+v, want empty", l)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "sandboxes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Fatalf("state dir holds %v", ents)
+	}
+}
+
+func eventKey(e Event) string {
+	if e.Type == EventState {
+		return "state:" + string(e.To)
+	}
+	return e.Type
+}
+
+func TestExec(t *testing.T) {
+	s, _, _ := testSup(t)
+	id := mustCreate(t, s, "").ID
+	tests := []struct {
+		name           string
+		req            ExecRequest
+		code           int
+		stdout, stderr string
+	}{
+		{"ok", ExecRequest{Args: []string{"sh", "-c", "echo out; echo err >&2"}}, 0, "out\n", "err\n"},
+		{"code", ExecRequest{Args: []string{"sh", "-c", "exit 3"}}, 3, "", ""},
+		{"signal", ExecRequest{Args: []string{"sh", "-c", "kill -TERM $$"}}, 128 + 15, "", ""},
+		{"not found", ExecRequest{Args: []string{"/no/such/cmd"}}, 127, "", ""},
+		{"not executable", ExecRequest{Args: []string{notExecutable(t)}}, 126, "", ""},
+		{"env", ExecRequest{Args: []string{"sh", "-c", `echo "$FOO:$HOME:$LANG"`}, Env: map[string]string{"FOO": "bar"}}, 0, "bar:/root:C.UTF-8\n", ""},
+		{"no daemon env", ExecRequest{Args: []string{"sh", "-c", `echo "${GOPATH:-unset}"`}}, 0, "unset\n", ""},
+		{"stdin", ExecRequest{Args: []string{"cat"}, Stdin: []byte("hello")}, 0, "hello", ""},
+		{"workdir", ExecRequest{Args: []string{"pwd"}, Workdir: "/tmp"}, 0, "/tmp\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdin *bytes.Reader
+			var out, errb syncBuffer
+			eio := ExecIO{Stdout: &out, Stderr: &errb}
+			if tt.req.Stdin != nil {
+				stdin = bytes.NewReader(tt.req.Stdin)
+				eio.Stdin = stdin
+			}
+			res, err := s.Exec(context.Background(), id, &tt.req, eio)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Code != tt.code || out.String() != tt.stdout || errb.String() != tt.stderr {
+				t.Fatalf("got code %d stdout %q stderr %q (%+v), want %d %q %q",
+					res.Code, out.String(), errb.String(), res, tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestExecTimeoutKillsTree(t *testing.T) {
+	s, _, _ := testSup(t)
+	id := mustCreate(t, s, "").ID
+	start := time.Now()
+	res, _, _ := run(t, s, id, &ExecRequest{Args: []string{"sh", "-c", "sleep 30 & sleep 30; wait"}, TimeoutMs: 300})
+	if !res.TimedOut || res.Code != ExitTimeout {
+		t.Fatalf("result %+v, want timed out with 124", res)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("timeout took %v", d)
+	}
+	if info, _ := s.Inspect(id); len(info.Execs) != 0 {
+		t.Fatalf("exec still listed: %+v", info.Execs)
+	}
+}
+
+func TestSpecTimeoutIsDefault(t *testing.T) {
+	s, _, _ := testSup(t)
+	info, err := s.Create(context.Background(), &CreateRequest{Spec: bundle.Spec{Limits: bundle.Limits{TimeoutMs: 200}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, _ := run(t, s, info.ID, &ExecRequest{Args: []string{"sleep", "10"}})
+	if !res.TimedOut {
+		t.Fatalf("result %+v, want timed out", res)
+	}
+}
+
+func TestExecClientGoneKills(t *testing.T) {
+	s, _, _ := testSup(t)
+	id := mustCreate(t, s, "").ID
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan ExecInfo, 1)
+	go func() {
+		<-started
+		cancel()
+	}()
+	res, err := s.Exec(ctx, id, &ExecRequest{Args: []string{"sleep", "30"}},
+		ExecIO{Started: func(e ExecInfo) { started <- e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Killed || res.Code != 128+9 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestLifecycleRefusals(t *testing.T) {
+	s, _, _ := testSup(t)
+	id := mustCreate(t, s, "").ID
+	ctx := context.Background()
+	if _, err := s.Resume(ctx, id); !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("resume running: %v", err)
+	}
+	if info, err := s.Pause(ctx, id); err != nil || info.State != Paused {
+		t.Fatalf("pause: %+v %v", info, err)
+	}
+	if _, err := s.Pause(ctx, id); !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("pause twice: %v", err)
+	}
+	if _, err := s.Exec(ctx, id, &ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("exec paused: %v", err)
+	}
+	if st, err := s.Stats(ctx, id); err != nil || st.MemoryBytes == 0 {
+		t.Fatalf("stats paused: %+v %v", st, err)
+	}
+	if _, err := s.Resume(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"nosuch", "../etc", ""} {
+		if _, err := s.Inspect(ref); !errors.Is(err, ErrNotExist) && !errors.Is(err, ErrInvalidID) {
+			t.Fatalf("inspect %q: %v", ref, err)
+		}
+	}
+	if err := s.Remove(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, id, false); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("second rm: %v", err)
+	}
+	if _, err := s.Exec(ctx, id, &ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("exec removed: %v", err)
+	}
+}
+
+func TestDeadSandboxStops(t *testing.T) {
+	s, fb, _ := testSup(t)
+	id := mustCreate(t, s, "").ID
+	fb.get(id).dead = true
+	if _, err := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("exec dead: %v", err)
+	}
+	if info, _ := s.Inspect(id); info.State != Stopped {
+		t.Fatalf("state %s, want stopped", info.State)
+	}
+	if err := s.Remove(context.Background(), id, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemoveWithRunningExec(t *testing.T) {
+	s, fb, _ := testSup(t)
+	id := mustCreate(t, s, "").ID
+	started := make(chan struct{})
+	done := make(chan *ExitResult)
+	go func() {
+		res, _ := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"sleep", "30"}},
+			ExecIO{Started: func(ExecInfo) { close(started) }})
+		done <- res
+	}()
+	<-started
+	if err := s.Remove(context.Background(), id, false); !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("rm without force: %v", err)
+	}
+	if err := s.Remove(context.Background(), id, true); err != nil {
+		t.Fatalf("rm -f: %v", err)
+	}
+	select {
+	case res := <-done:
+		if !res.Killed {
+			t.Fatalf("exec result %+v, want killed", res)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("exec survived rm -f")
+	}
+	if !fb.get(id).isDestroyed() {
+		t.Fatal("backend sandbox not destroyed")
+	}
+}
+
+func TestEventsOfLifecycle(t *testing.T) {
+	s, _, _ := testSup(t)
+	ch, stop := s.Subscribe()
+	defer stop()
+	ctx := context.Background()
+	id := mustCreate(t, s, "").ID
+	run(t, s, id, &ExecRequest{Args: []string{"true"}})
+	s.Pause(ctx, id)
+	s.Resume(ctx, id)
+	s.Remove(ctx, id, false)
+	want := []string{"state:creating", "state:running", "exec.start", "exec.exit",
+		"state:paused", "state:running", "state:removing", "removed"}
+	var seq uint64
+	for i, w := range want {
+		e := <-ch
+		if eventKey(e) != w || e.Sandbox != id || e.Seq <= seq {
+			t.Fatalf("event %d = %+v, want %s", i, e, w)
+		}
+		seq = e.Seq
+	}
+}
+
+func TestSlowSubscriberDropped(t *testing.T) {
+	b := newBroker()
+	ch, stop := b.subscribe()
+	defer stop()
+	for range subscriberBuffer + 1 {
+		b.publish(Event{Type: EventState})
+	}
+	n := 0
+	for range ch {
+		n++
+	}
+	if n != subscriberBuffer {
+		t.Fatalf("got %d events before the close, want %d", n, subscriberBuffer)
+	}
+}
+
+func TestExecRaceWithRemove(t *testing.T) {
+	s, _, _ := testSup(t)
+	id := mustCreate(t, s, "").ID
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"sleep", "0.05"}}, ExecIO{})
+			if err != nil && !errors.Is(err, ErrInvalidState) && !errors.Is(err, ErrNotExist) {
+				t.Errorf("exec: %v", err)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := s.Remove(context.Background(), id, true); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}
+
+func TestReapZombies(t *testing.T) {
+	// An orphan-like child: started, exited, never waited for by anyone.
+	pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]time.Time{}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		now := time.Now()
+		reapZombies(seen, now.Add(2*reapGrace)) // pretend the grace has passed
+		if st, _, ok := procStat(pid); !ok || st != 'Z' {
+			if _, _, ok := procStat(pid); !ok {
+				return // reaped
+			}
+		}
+		if now.After(deadline) {
+			t.Fatalf("zombie %d not reaped", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// notExecutable returns a file without execute permission.
+func notExecutable(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(p, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,231 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/agentd/agentd/bundle"
+)
+
+// Server is the HTTP/JSON API over a Supervisor (docs/api.md).
+type Server struct {
+	sup  *Supervisor
+	auth *PeerAuth // nil: no peer check (tests)
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// NewServer returns the API handler. auth, when not nil, is checked on every
+// request against the peer credentials stored by [PeerAuth.ConnContext].
+func NewServer(sup *Supervisor, auth *PeerAuth, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{sup: sup, auth: auth, log: log, mux: http.NewServeMux()}
+	routes := map[string]http.HandlerFunc{
+		"GET /v1/version":                s.version,
+		"GET /v1/probe":                  s.probe,
+		"GET /v1/events":                 s.eventStream,
+		"GET /v1/sandboxes":              s.list,
+		"POST /v1/sandboxes":             s.create,
+		"GET /v1/sandboxes/{id}":         s.inspect,
+		"DELETE /v1/sandboxes/{id}":      s.remove,
+		"POST /v1/sandboxes/{id}/pause":  s.pause,
+		"POST /v1/sandboxes/{id}/resume": s.resume,
+		"GET /v1/sandboxes/{id}/stats":   s.stats,
+		"POST /v1/sandboxes/{id}/exec":   s.exec,
+		"/":                              s.notFound,
+	}
+	for pattern, h := range routes {
+		s.mux.HandleFunc(pattern, h)
+	}
+	return s
+}
+
+// ServeHTTP checks the peer, bounds the body and recovers from panics, so
+// no request can take the daemon down.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic in handler", "path", r.URL.Path, "panic", v)
+			writeError(w, fmt.Errorf("internal error: %v", v))
+		}
+	}()
+	if s.auth != nil {
+		if err := s.auth.Check(r.Context()); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, fmt.Errorf("%w: no endpoint %s %s (see docs/api.md)", errNoEndpoint, r.Method, r.URL.Path))
+}
+
+var errNoEndpoint = errors.New("not found")
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, VersionInfo{API: APIVersion, Pid: os.Getpid(), Backends: s.sup.Backends()})
+}
+
+func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.sup.Probe(r.Context()))
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.sup.List())
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := DecodeCreateRequest(data)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	info, err := s.sup.Create(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, info)
+}
+
+func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {
+	info, err := s.sup.Inspect(r.PathValue("id"))
+	respond(w, info, err)
+}
+
+func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
+	force := false
+	if v := r.URL.Query().Get("force"); v != "" {
+		var err error
+		if force, err = strconv.ParseBool(v); err != nil {
+			writeError(w, fmt.Errorf("%w: force=%q is not a boolean", ErrInvalidArgument, v))
+			return
+		}
+	}
+	if err := s.sup.Remove(r.Context(), r.PathValue("id"), force); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
+	info, err := s.sup.Pause(r.Context(), r.PathValue("id"))
+	respond(w, info, err)
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
+	info, err := s.sup.Resume(r.Context(), r.PathValue("id"))
+	respond(w, info, err)
+}
+
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.sup.Stats(r.Context(), r.PathValue("id"))
+	respond(w, st, err)
+}
+
+// eventStream sends every event as one JSON line until the client goes away.
+func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
+	ch, stop := s.sup.Subscribe()
+	defer stop()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				_ = enc.Encode(Event{Type: EventOverflow, Time: time.Now().UTC(),
+					Error: "event stream dropped: the client read too slowly"})
+				return
+			}
+			if enc.Encode(e) != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+func respond(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status, kind := classify(err)
+	writeJSON(w, status, ErrorBody{Message: err.Error(), Kind: kind})
+}
+
+// Error kinds on the wire; supervisor/client maps them back to sentinels.
+const (
+	KindNotExist        = "notExist"
+	KindExist           = "exist"
+	KindInvalidArgument = "invalidArgument"
+	KindInvalidState    = "invalidState"
+	KindNotRunning      = "notRunning"
+	KindUnsupported     = "unsupported"
+	KindUnauthorized    = "unauthorized"
+	KindTooLarge        = "tooLarge"
+	KindInternal        = "internal"
+)
+
+// classify maps an error to its HTTP status and kind. This is the only
+// place errors become status codes.
+func classify(err error) (int, string) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, KindTooLarge
+	case errors.Is(err, ErrNotExist), errors.Is(err, errNoEndpoint):
+		return http.StatusNotFound, KindNotExist
+	case errors.Is(err, ErrExist):
+		return http.StatusConflict, KindExist
+	case errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidArgument), errors.Is(err, bundle.ErrInvalidSpec):
+		return http.StatusBadRequest, KindInvalidArgument
+	case errors.Is(err, ErrNotRunning):
+		return http.StatusConflict, KindNotRunning
+	case errors.Is(err, ErrInvalidState):
+		return http.StatusConflict, KindInvalidState
+	case errors.Is(err, ErrUnsupported):
+		return http.StatusNotImplemented, KindUnsupported
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusForbidden, KindUnauthorized
+	case errors.Is(err, context.Canceled):
+		return 499, KindInternal
+	}
+	return http.StatusInternalServerError, KindInternal
+}
