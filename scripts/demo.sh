@@ -1,26 +1,45 @@
 #!/usr/bin/env bash
-# demo.sh: agentd's main job on a fresh machine, step by step.
+# demo.sh: agentd's main job on a fresh machine, step by step: a sandbox on
+# the default base (the host's /usr read-only, a generated /etc, one
+# writable overlay layer), exec, snapshot, restore, fork, destroy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agentd=$PWD/bin/agentd
 work=$(mktemp -d /tmp/agentd-demo.XXXXXX)
-root=$work/oci-root
-trap '"$agentd" --root "$root" delete --force demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+chmod 711 "$work"
+sb() { "$agentd" sandbox --socket "$work/agentd.sock" --state-dir "$work/state" --no-autostart "$@"; }
+step() { printf '\n\033[1m$ agentd sandbox %s\033[0m\n' "$*"; sb "$@"; }
 
-echo "== agentd as an OCI runtime (what containerd and podman call) =="
-scripts/busybox-rootfs.sh "$work/bundle/rootfs"
-step "$agentd" spec --bundle "$work/bundle"
-sed -i 's/"terminal": true/"terminal": false/; s/^\(\s*\)"sh"$/\1"sh", "-c", "trap \\"exit 0\\" TERM; sleep 1000 \& wait"/' "$work/bundle/config.json"
-step "$agentd" --root "$root" create --bundle "$work/bundle" demo
-step "$agentd" --root "$root" state demo
-step "$agentd" --root "$root" start demo
-step "$agentd" --root "$root" exec demo sh -c 'echo "hello from $(hostname), pid $$"; ls /'
-step "$agentd" --root "$root" ps demo
-step "$agentd" --root "$root" kill demo TERM
-for _ in $(seq 100); do
-	"$agentd" --root "$root" state demo | grep -q '"stopped"' && break
-	sleep 0.05
-done
-step "$agentd" --root "$root" delete demo
-step "$agentd" --root "$root" list
+# The daemon, detached from this terminal; stopped (with every sandbox
+# removed) whatever happens.
+"$agentd" daemon --socket "$work/agentd.sock" --state-dir "$work/state" </dev/null >"$work/daemon.log" 2>&1 &
+daemon=$!
+cleanup() {
+	ids=$(sb ls -q 2>/dev/null || true)
+	[ -z "$ids" ] || sb rm -f $ids >/dev/null 2>&1 || true
+	kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 200); do [ -S "$work/agentd.sock" ] && break; sleep 0.05; done
+
+step probe
+id=$(sb create --name demo --memory 256m --pids 128)
+printf '\n\033[1m$ agentd sandbox create --name demo --memory 256m --pids 128\033[0m\n%s\n' "$id"
+step exec demo -- sh -c 'echo "hello from $(hostname) as $(id -un)"; echo v1 > /tmp/notes; rm /usr/bin/env; ls /'
+step snapshot demo before
+step exec demo -- sh -c 'echo v2 > /tmp/notes; echo oops > /tmp/mistake; ls /tmp'
+step restore demo before
+step exec demo -- sh -c 'cat /tmp/notes; ls /tmp; ls /usr/bin/env || true'
+step fork --name branch demo:before
+step exec branch -- sh -c 'echo branch > /tmp/notes; cat /tmp/notes'
+step exec demo -- cat /tmp/notes
+step snapshots demo
+step stats demo
+step ls
+step rm -f demo branch
+step ls
+echo
+echo "one-shot (create, exec, destroy), container and native backends:"
+step run -- sh -c 'echo container: $(uname -n)'
+step run --backend native -- sh -c 'echo native: uid $(id -u)'

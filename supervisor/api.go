@@ -129,6 +129,8 @@ type Event struct {
 	Exec    *ExecInfo   `json:"exec,omitempty"`
 	Exit    *ExitResult `json:"exit,omitempty"`
 	Error   string      `json:"error,omitempty"`
+	// Snapshot names the snapshot of a snapshot or restore event.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Event types.
@@ -139,7 +141,32 @@ const (
 	EventExecExit    = "exec.exit"        // Exec, Exit
 	EventInterrupted = "exec.interrupted" // Exec: it was running when the daemon died
 	EventOverflow    = "overflow"         // the last event: the client read too slowly
+	EventSnapshot    = "snapshot"         // Snapshot was taken
+	EventRestore     = "restore"          // the sandbox was restored from Snapshot
 )
+
+// SnapshotRequest is the body of POST /v1/sandboxes/{id}/snapshots and
+// /restore (Name of the snapshot).
+type SnapshotRequest struct {
+	Name string `json:"name"`
+}
+
+// ForkRequest is the body of POST /v1/sandboxes/{id}/fork: start from
+// Snapshot, or from the live file system when it is empty; Name names the
+// new sandbox.
+type ForkRequest struct {
+	Snapshot string `json:"snapshot,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// CopyFrame is one line of a snapshot, restore or fork answer streamed as
+// NDJSON (Accept: application/x-ndjson): progress lines, then the result or
+// the error.
+type CopyFrame struct {
+	Progress *bundle.CopyStats `json:"progress,omitempty"`
+	Result   json.RawMessage   `json:"result,omitempty"`
+	Error    *ErrorBody        `json:"error,omitempty"`
+}
 
 // ErrorBody is the JSON body of every error response: Message says what went
 // wrong, Kind names the class so clients can tell them apart.

@@ -41,6 +41,7 @@ const (
 	killedByTimeout
 	killedByRemove
 	killedByClient
+	killedByRestore
 )
 
 // session is one running exec.
@@ -205,6 +206,8 @@ func exitResult(st ExitStatus, err error, reason killReason) *ExitResult {
 		res.Killed, res.Error = true, "the sandbox was removed"
 	case reason == killedByClient:
 		res.Killed, res.Error = true, "the client went away"
+	case reason == killedByRestore:
+		res.Killed, res.Error = true, "the sandbox was restored from a snapshot"
 	}
 	return res
 }

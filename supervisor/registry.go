@@ -99,7 +99,18 @@ func (s *Supervisor) Create(ctx context.Context, req *CreateRequest) (*SandboxIn
 		return nil, fmt.Errorf("%w: backend %q is not available (this daemon has: %v)",
 			ErrInvalidArgument, spec.Backend, s.Backends())
 	}
-	b, err := s.reserve(req.Name, spec)
+	return s.build(ctx, req.Name, spec, func(id string) (Sandbox, error) {
+		// Creation runs to its end even if the client goes away, so that
+		// it either finishes or cleans up after itself.
+		return be.Create(context.WithoutCancel(ctx), id, spec)
+	})
+}
+
+// build registers a new sandbox named name with spec, has construct build it
+// under its new id and records it as running. On failure nothing is left:
+// no directory, no state entry.
+func (s *Supervisor) build(ctx context.Context, name string, spec *bundle.Spec, construct func(id string) (Sandbox, error)) (*SandboxInfo, error) {
+	b, err := s.reserve(name, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -109,9 +120,7 @@ func (s *Supervisor) Create(ctx context.Context, req *CreateRequest) (*SandboxIn
 		return nil, err
 	}
 	s.publish(Event{Type: EventState, Sandbox: id, To: Creating})
-	// Creation runs to its end even if the client goes away, so that it
-	// either finishes or cleans up after itself.
-	sb, err := be.Create(context.WithoutCancel(ctx), id, spec)
+	sb, err := construct(id)
 	if err != nil {
 		s.publish(Event{Type: EventState, Sandbox: id, From: Creating, To: Failed, Error: err.Error()})
 		if rmErr := s.store.abort(id); rmErr != nil {

@@ -42,7 +42,13 @@ func NewServer(sup *Supervisor, auth *PeerAuth, log *slog.Logger) *Server {
 		"POST /v1/sandboxes/{id}/resume": s.resume,
 		"GET /v1/sandboxes/{id}/stats":   s.stats,
 		"POST /v1/sandboxes/{id}/exec":   s.exec,
-		"/":                              s.notFound,
+
+		"POST /v1/sandboxes/{id}/snapshots":          s.snapshot,
+		"GET /v1/sandboxes/{id}/snapshots":           s.listSnapshots,
+		"DELETE /v1/sandboxes/{id}/snapshots/{name}": s.removeSnapshot,
+		"POST /v1/sandboxes/{id}/restore":            s.restore,
+		"POST /v1/sandboxes/{id}/fork":               s.fork,
+		"/":                                          s.notFound,
 	}
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, h)

@@ -38,6 +38,11 @@ const (
 	OpExec    Op = "exec"
 	OpStats   Op = "stats"
 	OpRemove  Op = "remove"
+	// Snapshots of the sandbox's file system (container backend).
+	OpSnapshot      Op = "snapshot"       // take one; a running sandbox is frozen meanwhile
+	OpListSnapshots Op = "list snapshots" // list or delete them
+	OpRestore       Op = "restore"        // stop, swap the file system back, start again
+	OpFork          Op = "fork"           // start a new sandbox from this one's state
 )
 
 // transition says from which states an operation is allowed and which state
@@ -59,6 +64,11 @@ var transitions = map[Op]transition{
 	OpExec:    {from: []State{Running}},
 	OpStats:   {from: []State{Running, Paused}},
 	OpRemove:  {from: []State{Running, Paused, Stopped, Failed}, to: Removing},
+
+	OpSnapshot:      {from: []State{Running, Paused}},
+	OpListSnapshots: {from: []State{Running, Paused, Stopped, Failed}},
+	OpRestore:       {from: []State{Running, Paused, Stopped}, to: Running},
+	OpFork:          {from: []State{Running, Paused, Stopped}},
 }
 
 // next returns the state op leads to from cur, or an error wrapping

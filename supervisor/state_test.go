@@ -19,6 +19,11 @@ func TestNext(t *testing.T) {
 		OpExec:    {Running: Running},
 		OpStats:   {Running: Running, Paused: Paused},
 		OpRemove:  {Running: Removing, Paused: Removing, Stopped: Removing, Failed: Removing},
+
+		OpSnapshot:      {Running: Running, Paused: Paused},
+		OpListSnapshots: {Running: Running, Paused: Paused, Stopped: Stopped, Failed: Failed},
+		OpRestore:       {Running: Running, Paused: Running, Stopped: Running},
+		OpFork:          {Running: Running, Paused: Paused, Stopped: Stopped},
 	}
 	if len(want) != len(transitions) {
 		t.Fatalf("the test covers %d ops, the table has %d", len(want), len(transitions))

@@ -62,7 +62,7 @@ foreground agentd forwards signals and exits with the process's code; with
 			return err
 		}
 		if code != 0 {
-			return statusError(code)
+			return &exitError{code: code}
 		}
 		return nil
 	},

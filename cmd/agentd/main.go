@@ -82,10 +82,3 @@ func report(err error) int {
 	}
 	return 1
 }
-
-// statusError carries a process's exit code out of run and exec, which
-// exit with the code of the command they ran.
-type statusError int
-
-func (s statusError) Error() string { return "" }
-func (s statusError) ExitCode() int { return int(s) }

@@ -27,7 +27,7 @@ signal N killed it). With --detach it returns once the process has started.`,
 			return err
 		}
 		if code != 0 {
-			return statusError(code)
+			return &exitError{code: code}
 		}
 		return nil
 	},

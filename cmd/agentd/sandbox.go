@@ -31,6 +31,7 @@ The daemon is started on demand when no socket answers.`,
 		sandboxCreateCommand, sandboxExecCommand, sandboxRunCommand, sandboxLsCommand,
 		sandboxInspectCommand, sandboxStatsCommand, sandboxPauseCommand, sandboxResumeCommand,
 		sandboxCpCommand, sandboxRmCommand, sandboxProbeCommand, sandboxEventsCommand,
+		sandboxSnapshotCommand, sandboxSnapshotsCommand, sandboxRestoreCommand, sandboxForkCommand,
 	},
 }
 

@@ -1,0 +1,190 @@
+//go:build integration
+
+package integration
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// treeState describes the tree at root as the host sees it through the
+// sandbox's mounted root file system: type, mode, owner, size, mtime, link
+// target, content hash, hard-link group and xattrs of every entry.
+func treeState(t *testing.T, root string) string {
+	t.Helper()
+	var lines []string
+	inodes := map[uint64]string{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s mode=%o uid=%d gid=%d", rel, st.Mode, st.Uid, st.Gid)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(path)
+			line += " -> " + target
+		case d.Type().IsRegular():
+			data, _ := os.ReadFile(path)
+			line += fmt.Sprintf(" size=%d mtime=%d sha=%x", st.Size, st.Mtim.Nano(), sha256.Sum256(data))
+			if st.Nlink > 1 {
+				if first, ok := inodes[st.Ino]; ok {
+					line += " hardlink-of=" + first
+				} else {
+					inodes[st.Ino] = rel
+				}
+			}
+		}
+		buf := make([]byte, 4096)
+		n, _ := unix.Llistxattr(path, buf)
+		var xs []string
+		for _, name := range strings.Split(string(buf[:max(n, 0)]), "\x00") {
+			if name != "" {
+				val := make([]byte, 1024)
+				k, _ := unix.Lgetxattr(path, name, val)
+				xs = append(xs, name+"="+string(val[:max(k, 0)]))
+			}
+		}
+		sort.Strings(xs)
+		lines = append(lines, line+" xattrs="+strings.Join(xs, ","))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestSandboxSnapshotRestoreFork changes files in every way an upper layer
+// records, snapshots, changes more, restores and compares; then forks and
+// checks that the two sandboxes diverge independently.
+func TestSandboxSnapshotRestoreFork(t *testing.T) {
+	e := newSandboxEnv(t)
+	id := e.create("--name", "snap")
+	rootfs := filepath.Join(e.state, "sandboxes", id, "rootfs")
+	setup := `set -e
+mkdir -p /work/dir && cd /work
+echo one > a && echo two > dir/b && ln a hard && ln -s dir/b sym
+truncate -s 8M sparse && printf data | dd of=sparse bs=1 seek=4194304 conv=notrunc 2>/dev/null
+chmod 4755 a && touch -d '2001-02-03 04:05:06' dir/b
+rm /usr/bin/env /etc/nsswitch.conf`
+	e.must("exec", id, "--", "sh", "-c", setup)
+	if err := unix.Setxattr(filepath.Join(rootfs, "work/dir/b"), "user.note", []byte("kept"), 0); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		return treeState(t, filepath.Join(rootfs, "work")) + "\n" + treeState(t, filepath.Join(rootfs, "etc")) +
+			"\n" + e.sb("", "exec", id, "--", "sh", "-c", "ls /usr/bin/env 2>&1; ls /tmp").stdout
+	}
+	want := state()
+
+	var snap struct {
+		Sandbox  string `json:"sandbox"`
+		Snapshot struct {
+			Name  string `json:"name"`
+			Size  int64  `json:"size"`
+			Files int64  `json:"files"`
+			Copy  struct {
+				Bytes      int64 `json:"bytes"`
+				DurationNs int64 `json:"durationNs"`
+			} `json:"copy"`
+		} `json:"snapshot"`
+	}
+	if err := json.Unmarshal([]byte(e.must("snapshot", "--json", "snap", "s1")), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Sandbox != id || snap.Snapshot.Name != "s1" || snap.Snapshot.Copy.Bytes < 8 || snap.Snapshot.Copy.DurationNs <= 0 {
+		t.Errorf("snapshot --json = %+v", snap)
+	}
+	if out := e.must("snapshots", id); !strings.Contains(out, "s1") || !strings.Contains(out, "SIZE") {
+		t.Errorf("snapshots:\n%s", out)
+	}
+
+	// Change more, including files deleted from the snapshot's state.
+	e.must("exec", id, "--", "sh", "-c", "echo changed > /work/a; rm /work/dir/b; echo new > /tmp/new; echo x > /usr/bin/env; rm /etc/passwd")
+	if state() == want {
+		t.Fatal("the changes after the snapshot are not visible")
+	}
+	e.must("exec", id, "--", "sleep", "0") // a command can run before the restore
+	if out := e.must("restore", id, "s1"); strings.TrimSpace(out) != id {
+		t.Errorf("restore printed %q, want the id", out)
+	}
+	if got := state(); got != want {
+		t.Errorf("after restore:\n%s\nwant:\n%s", got, want)
+	}
+	if out := e.must("ls"); !strings.Contains(out, "running") {
+		t.Errorf("after restore the sandbox is not running:\n%s", out)
+	}
+
+	forkID := strings.TrimSpace(e.must("fork", "--name", "branch", "snap:s1"))
+	if forkID == "" || forkID == id {
+		t.Fatalf("fork printed %q", forkID)
+	}
+	e.must("exec", "branch", "--", "sh", "-c", "echo fork > /work/a")
+	e.must("exec", id, "--", "sh", "-c", "echo orig > /work/a")
+	if got := e.must("exec", "branch", "--", "cat", "/work/a", "/work/dir/b"); got != "fork\ntwo\n" {
+		t.Errorf("fork sees %q", got)
+	}
+	if got := e.must("exec", id, "--", "cat", "/work/a"); got != "orig\n" {
+		t.Errorf("the original sees %q after the fork changed", got)
+	}
+	live := strings.TrimSpace(e.must("fork", id))
+	if got := e.must("exec", live, "--", "cat", "/work/a"); got != "orig\n" {
+		t.Errorf("a fork of the live sandbox sees %q, want its current files", got)
+	}
+	e.must("snapshot", "rm", id, "s1")
+	if out := e.must("snapshots", "--json", id); strings.TrimSpace(out) != "[]" {
+		t.Errorf("snapshots after rm: %s", out)
+	}
+}
+
+func TestSandboxSnapshotBadInput(t *testing.T) {
+	e := newSandboxEnv(t)
+	id := e.create()
+	native := e.create("--backend", "native")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"restore", id, "nosuch"}, "does not exist"},
+		{[]string{"fork", id + ":nosuch"}, "does not exist"},
+		{[]string{"snapshot", id, "a/b"}, "invalid snapshot name"},
+		{[]string{"snapshot", id, ".."}, "invalid snapshot name"},
+		{[]string{"snapshot", "nosuchsandbox", "s"}, "nosuchsandbox"},
+		{[]string{"snapshot", native, "s"}, "not supported by the native backend"},
+		{[]string{"restore", native, "s"}, "not supported by the native backend"},
+		{[]string{"fork", native}, "not supported by the native backend"},
+		{[]string{"snapshot", "rm", id, "nosuch"}, "does not exist"},
+	}
+	for _, c := range cases {
+		r := e.sb("", c.args...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("agentd sandbox %v: exit %d, stderr %q; want 125 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	// A refused restore leaves the sandbox as it was.
+	if got := e.must("exec", id, "--", "echo", "ok"); got != "ok\n" {
+		t.Errorf("exec after refused restore: %q", got)
+	}
+	e.must("snapshot", id, "dup")
+	if r := e.sb("", "snapshot", id, "dup"); r.code != 125 || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("second snapshot with one name: %d %q", r.code, r.stderr)
+	}
+	if ids := e.must("ls", "-q"); len(strings.Fields(ids)) != 2 {
+		t.Errorf("a failed fork left a sandbox behind:\n%s", ids)
+	}
+}
