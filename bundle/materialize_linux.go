@@ -19,7 +19,10 @@ package bundle
 // lands under upper/, which is what a snapshot copies. With a base rootfs
 // there is a single overlay, lowerdir=<base>. Overlays are mounted with
 // index=off so that an upper directory can be mounted again over a freshly
-// generated skeleton (after a reboot, a restore or a fork).
+// generated skeleton (after a reboot, a restore or a fork), and volatile:
+// the overlay never syncs its upper layer (unmounting one would otherwise
+// flush every file the sandbox wrote), so what a sandbox wrote in the last
+// seconds before a power loss may be lost, as with any unsynced write.
 
 import (
 	"errors"
@@ -211,6 +214,11 @@ func planLayers(b *Bundle, s *Spec) error {
 // upper directory takes the owner and mode of the lower one, because the
 // overlay's root directory shows the upper's attributes.
 func makeLayerDirs(l Layer) error {
+	// A volatile overlay leaves work/work/incompat/volatile behind and
+	// refuses to mount over it; work holds nothing worth keeping.
+	if err := os.RemoveAll(l.Work); err != nil {
+		return err
+	}
 	if err := mkdirIfMissing(l.Work, 0o700); err != nil {
 		return err
 	}
@@ -260,7 +268,7 @@ func mountLayers(b *Bundle) error {
 				return err
 			}
 		}
-		data := "lowerdir=" + l.Lower + ",upperdir=" + l.Upper + ",workdir=" + l.Work + ",index=off"
+		data := "lowerdir=" + l.Lower + ",upperdir=" + l.Upper + ",workdir=" + l.Work + ",index=off,volatile"
 		if err := unix.Mount("overlay", target, "overlay", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 			return fmt.Errorf("mounting overlay on %s (lowerdir %s): %w", target, l.Lower, err)
 		}

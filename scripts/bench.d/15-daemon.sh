@@ -1,0 +1,39 @@
+# Sourced by bench.sh. The supervisor: exec into a warm container sandbox
+# through the CLI against `runc exec` into a running runc container; the
+# one-shot `sandbox run` against `runc run`; and the daemon's memory per idle
+# sandbox.
+sbdir=$work/sb
+mkdir -p "$sbdir" && chmod 711 "$work" "$sbdir"
+sb() { "$agentd" sandbox --socket "$sbdir/agentd.sock" --state-dir "$sbdir/state" --no-autostart "$@"; }
+"$agentd" daemon --socket "$sbdir/agentd.sock" --state-dir "$sbdir/state" </dev/null >"$sbdir/daemon.log" 2>&1 &
+daemon_pid=$!
+stop_daemon() {
+	ids=$(sb ls -q 2>/dev/null || true)
+	[ -z "$ids" ] || sb rm -f $ids >/dev/null 2>&1 || true
+	kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+}
+for _ in $(seq 200); do [ -S "$sbdir/agentd.sock" ] && break; sleep 0.05; done
+
+# A runc container that stays up, from the busybox bundle.
+sleeper=$work/sleeper
+mkdir -p "$sleeper" && ln -s "$bundle/rootfs" "$sleeper/rootfs"
+sed 's|"/bin/true"|"sh", "-c", "trap \\"exit 0\\" TERM; sleep 100000 \& wait"|' "$bundle/config.json" >"$sleeper/config.json"
+runc --root "$rr" run -d -b "$sleeper" warm </dev/null >/dev/null 2>&1
+warm=$(sb create)
+compare "sandbox exec /bin/true, warm container sandbox (peer: runc exec)" \
+	"$agentd sandbox --socket $sbdir/agentd.sock --no-autostart exec $warm -- /bin/true" \
+	"runc --root $rr exec warm /bin/true"
+compare "sandbox run -- /bin/true, container backend (peer: runc run)" \
+	"$agentd sandbox --socket $sbdir/agentd.sock --no-autostart run -- /bin/true" \
+	"runc --root $rr run -b $bundle b3"
+runc --root "$rr" delete -f warm >/dev/null 2>&1 || true
+
+# Memory: the daemon's RSS with one sandbox, then with 200 more (idle).
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
+before=$(rss_kib)
+for _ in $(seq 200); do sb create >/dev/null; done
+sleep 1
+after=$(rss_kib)
+printf '| daemon RSS: %s KiB with 1 sandbox, %s KiB with 201 | %s KiB per idle sandbox | target 100 KiB | %s |\n' \
+	"$before" "$after" "$(( (after - before) / 200 ))" "$(python3 -c "print('%.2f' % ((($after-$before)/200)/100))")"
+stop_daemon
