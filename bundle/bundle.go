@@ -3,7 +3,6 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -78,34 +77,11 @@ func sandboxDir(stateDir, id string) (string, error) {
 	return securejoin.SecureJoin(abs, filepath.Join(sandboxesDir, id))
 }
 
-// writeConfig writes conf to path atomically: a temporary file in the same
-// directory, fsync, rename.
-func writeConfig(path string, conf *specs.Spec) (retErr error) {
+// writeConfig writes conf to path atomically.
+func writeConfig(path string, conf *specs.Spec) error {
 	data, err := json.MarshalIndent(conf, "", "\t")
 	if err != nil {
 		return fmt.Errorf("encoding config.json: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".config.json-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return WriteFileAtomic(path, data, 0o600)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -13,6 +12,8 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/agentd/agentd/bundle"
 )
 
 // rlimits maps the OCI rlimit names to their resource numbers.
@@ -94,30 +95,14 @@ func exitCode(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-// writePidFile writes pid to path atomically (temp file and rename in the
-// same directory), so readers never see a partial number.
+// writePidFile writes pid to path atomically, so readers never see a
+// partial number.
 func writePidFile(path string, pid int) error {
 	if path == "" {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".pid-")
-	if err != nil {
-		return fmt.Errorf("writing pid file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(strconv.Itoa(pid)); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing pid file: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing pid file: %w", err)
+	if err := bundle.WriteFileAtomic(path, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
 	}
 	return nil
 }

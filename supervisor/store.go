@@ -85,7 +85,7 @@ func (s *store) begin(rec *record, spec *bundle.Spec) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.journal(rec.ID), data)
+	return bundle.WriteFileAtomic(s.journal(rec.ID), data, 0o600)
 }
 
 // commit writes the sandbox's spec.json and state.json, creating its
@@ -102,7 +102,7 @@ func (s *store) commit(rec *record, spec *bundle.Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "spec.json"), data); err != nil {
+	if err := bundle.WriteFileAtomic(filepath.Join(dir, "spec.json"), data, 0o600); err != nil {
 		return err
 	}
 	if err := s.save(rec); err != nil {
@@ -162,7 +162,7 @@ func (s *store) save(rec *record) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "state.json"), data)
+	return bundle.WriteFileAtomic(filepath.Join(dir, "state.json"), data, 0o600)
 }
 
 // remove deletes the sandbox's directory and journal; missing ones are not
@@ -237,36 +237,6 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to path so that readers (and a crash) see the
-// old content or the new one, never a mix: temp file in the same directory,
-// fsync, rename, fsync of the directory. Files are 0600.
-func writeFileAtomic(path string, data []byte) (retErr error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if retErr != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("renaming %s: %w", path, err)
-	}
-	return syncDir(dir)
 }
 
 func syncDir(dir string) error {

@@ -13,6 +13,6 @@ var featuresCommand = &cli.Command{
 		if err := checkArgs(c, 0, 0); err != nil {
 			return err
 		}
-		return printJSON(c, agentdruntime.Features())
+		return writeJSON(c, agentdruntime.Features())
 	},
 }

@@ -40,7 +40,7 @@ var listCommand = &cli.Command{
 			if states == nil {
 				states = []*agentdruntime.State{}
 			}
-			return printJSON(c, states)
+			return writeJSON(c, states)
 		case c.String("format") == "table":
 			w := tabwriter.NewWriter(c.App.Writer, 12, 1, 3, ' ', 0)
 			fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED")

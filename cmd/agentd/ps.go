@@ -36,7 +36,7 @@ and keeps the container's lines; --format json prints the pids as a JSON array.`
 			if pids == nil {
 				pids = []int{}
 			}
-			return printJSON(c, pids)
+			return writeJSON(c, pids)
 		case "table":
 			return psTable(c, pids, c.Args().Slice()[1:])
 		default:

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"encoding/json"
-
-	"github.com/urfave/cli/v2"
-)
+import "github.com/urfave/cli/v2"
 
 var stateCommand = &cli.Command{
 	Name:      "state",
@@ -24,12 +20,6 @@ pid, bundle and annotations, plus rootfs and created.`,
 		if err != nil {
 			return err
 		}
-		return printJSON(c, st)
+		return writeJSON(c, st)
 	},
-}
-
-func printJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
