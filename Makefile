@@ -8,7 +8,9 @@ BIN       := bin/agentd
 # installs the missing ones (and only those).
 DEB_BUILD := libseccomp-dev pkg-config
 DEB_TEST  := busybox-static runc
-DEB_BENCH := hyperfine
+# The real OCI clients the integration tests drive agentd (and runc) with.
+DEB_CLIENTS := containerd podman
+DEB_BENCH := hyperfine bubblewrap
 GOFLAGS_TEST ?= -count=1
 
 .PHONY: all build deps deps-build deps-test deps-bench test unit integration bench demo lint help clean
@@ -34,11 +36,11 @@ endef
 deps-build:
 	$(call apt_missing,$(DEB_BUILD))
 deps-test:
-	$(call apt_missing,$(DEB_TEST))
+	$(call apt_missing,$(DEB_TEST) $(DEB_CLIENTS))
 deps-bench:
 	$(call apt_missing,$(DEB_BENCH))
 
-deps: deps-build deps-test deps-bench ## install missing Debian packages (libseccomp-dev, busybox-static, runc, hyperfine)
+deps: deps-build deps-test deps-bench ## install missing Debian packages (libseccomp-dev, busybox-static, runc, containerd, podman, hyperfine)
 
 test: deps-build deps-test build lint unit integration ## vet, unit tests, then root integration tests
 

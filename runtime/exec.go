@@ -16,7 +16,10 @@ type ExecOptions struct {
 	Detach        bool
 	PidFile       string
 	ConsoleSocket string
-	Stdio         Stdio
+	// PreserveFDs passes this many of the caller's descriptors, from fd 3
+	// on, to the process (conmon's `exec --preserve-fds`).
+	PreserveFDs int
+	Stdio       Stdio
 }
 
 // Process is a process agentd started in a container.
@@ -102,6 +105,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (_ *Pro
 		return nil, err
 	}
 	lp.Init = false
+	for i := 0; i < opts.PreserveFDs; i++ {
+		lp.ExtraFiles = append(lp.ExtraFiles, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-fd-%d", i)))
+	}
 	proc := &Process{p: lp}
 	switch {
 	case terminal && opts.ConsoleSocket != "":

@@ -112,7 +112,11 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 }
 
 // Kill sends sig to the container's init, or with all to every process in
-// it. A stopped container cannot be signalled.
+// it. A stopped container cannot be signalled, except with all, as in runc:
+// then whatever is left in its cgroup gets the signal and Kill succeeds. A
+// container without its own PID namespace can outlive its init, and
+// containerd's shim sends `kill --all ID 9` when such an init exits (a
+// Kubernetes pod with hostPID).
 func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	c, err := r.load(id)
 	if err != nil {
@@ -123,7 +127,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	if status == libcontainer.Stopped {
-		return fmt.Errorf("%w: cannot kill container %s: it is stopped", ErrNotRunning, id)
+		if !all {
+			return fmt.Errorf("%w: cannot kill container %s: it is stopped", ErrNotRunning, id)
+		}
+		_ = signalAll(c, sig) // the cgroup may be gone already: nothing is left
+		return nil
 	}
 	if !all {
 		if err := c.Signal(sig); err != nil {
@@ -131,12 +139,8 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		}
 		return nil
 	}
-	pids, err := c.Processes()
-	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
-	}
-	for _, pid := range pids {
-		_ = unix.Kill(pid, sig)
+	if err := signalAll(c, sig); err != nil {
+		return err
 	}
 	if sig == unix.SIGKILL && status == libcontainer.Paused {
 		_ = c.Resume() // a frozen process cannot die until thawed
@@ -144,10 +148,25 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	return nil
 }
 
+// signalAll sends sig to every process in c's cgroup.
+func signalAll(c *libcontainer.Container, sig unix.Signal) error {
+	pids, err := c.Processes()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.ID(), err)
+	}
+	for _, pid := range pids {
+		_ = unix.Kill(pid, sig)
+	}
+	return nil
+}
+
 // Delete removes a stopped container: its state, cgroup and mounts, running
-// the poststop hooks. A container that is not stopped is left untouched
-// unless force, which kills it first. With force a missing container is not
-// an error.
+// the poststop hooks. A created container (whose process never started) is
+// killed and removed too, as runc does: containerd's shim deletes a task
+// that was created but never started with a plain `delete`, which is what
+// CRI does to a container removed before it started. A running or paused
+// container is left untouched unless force, which kills it first. With
+// force a missing container is not an error.
 func (r *Runtime) Delete(id string, force bool) error {
 	c, err := r.load(id)
 	if err != nil {
@@ -167,7 +186,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	if status != libcontainer.Stopped {
-		if !force {
+		if !force && status != libcontainer.Created {
 			return fmt.Errorf("%w: cannot delete container %s: it is %s; stop it first or use --force", ErrInvalidState, id, status)
 		}
 		if err := killAndWait(c); err != nil {

@@ -7,7 +7,8 @@ var deleteCommand = &cli.Command{
 	Usage:     "delete a stopped container (its state, cgroup and mounts)",
 	ArgsUsage: "ID",
 	Description: `Runs the poststop hooks and removes everything agentd made for the container.
-A container that is not stopped is an error and is left untouched, unless
+A created container (its process never started) is killed and removed, as
+runc does. A running or paused one is an error and is left untouched, unless
 --force, which kills it first; --force on a missing container succeeds.`,
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is not stopped"},

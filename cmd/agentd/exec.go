@@ -34,6 +34,7 @@ foreground agentd forwards signals and exits with the process's code; with
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
 		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile"},
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux label"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many extra file descriptors (from fd 3) to the process"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, -1); err != nil {
@@ -53,6 +54,7 @@ foreground agentd forwards signals and exits with the process's code; with
 			Detach:        c.Bool("detach"),
 			PidFile:       c.String("pid-file"),
 			ConsoleSocket: c.String("console-socket"),
+			PreserveFDs:   c.Int("preserve-fds"),
 		})
 		if err != nil || c.Bool("detach") {
 			return err

@@ -12,7 +12,9 @@ var killCommand = &cli.Command{
 	Usage:     "send a signal to a container's init (default SIGTERM)",
 	ArgsUsage: "ID [SIGNAL]",
 	Description: `SIGNAL is a name (TERM, SIGKILL) or a number (9). With --all every process of
-the container gets it. A stopped container cannot be signalled.`,
+the container gets it. A stopped container cannot be signalled, except with
+--all, which then reaches whatever is left in its cgroup and succeeds (as
+runc does; a container sharing a PID namespace can outlive its init).`,
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process in the container"},
 	},
