@@ -6,9 +6,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -64,6 +66,42 @@ func (e *sandboxEnv) must(args ...string) string {
 func (e *sandboxEnv) create(args ...string) string {
 	e.t.Helper()
 	return strings.TrimSpace(e.must(append([]string{"create"}, args...)...))
+}
+
+// createThroughPipes is create with the CLI's stdout and stderr on pipes,
+// as CI has them: the first call starts the daemon on demand, and the
+// pipes must reach end of file when the CLI exits. A daemon that kept them
+// open would hang whoever reads them (CI's output) past its limit.
+func (e *sandboxEnv) createThroughPipes(args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, append([]string{"sandbox", "--socket", e.sock, "--state-dir", e.state, "create"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan []byte, 1)
+	go func() {
+		data, _ := io.ReadAll(out) // returns at EOF: every writer closed
+		done <- data
+	}()
+	var data []byte
+	select {
+	case data = <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		e.t.Fatal("the CLI's stdout never reached end of file: something (the daemon?) holds it open")
+	}
+	if err := cmd.Wait(); err != nil {
+		e.t.Fatalf("create: %v: %s", err, data)
+	}
+	if e.daemonPid() == 0 {
+		e.t.Fatal("no daemon runs after the first create")
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // httpClient talks to the daemon's socket directly.

@@ -28,13 +28,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	for name, flags := range sbBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newSandboxEnv(t)
-			start := time.Now()
-			id := e.create(append(flags, "--name", "life", "--env", "GREETING=hi")...)
-			// The daemon was started on demand, detached: run() would
-			// have waited for it had it kept our stdout.
-			if d := time.Since(start); d > 30*time.Second {
-				t.Fatalf("first create took %v", d)
-			}
+			id := e.createThroughPipes(append(flags, "--name", "life", "--env", "GREETING=hi")...)
 			if out := e.must("ls"); !strings.Contains(out, id) || !strings.Contains(out, "running") {
 				t.Fatalf("ls:\n%s", out)
 			}

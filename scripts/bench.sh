@@ -8,6 +8,8 @@ agentd=$PWD/bin/agentd
 runs=${BENCH_RUNS:-30}
 work=$(mktemp -d /tmp/agentd-bench.XXXXXX)
 cleanup() {
+	# bench.d scripts that start something register its stop here.
+	for f in "${stops[@]}"; do "$f" || true; done
 	for r in "$work/agentd-root" "$work/runc-root"; do
 		[ -d "$r" ] || continue
 		for id in $(ls "$r" 2>/dev/null); do
@@ -16,6 +18,7 @@ cleanup() {
 	done
 	rm -rf "$work"
 }
+stops=()
 trap cleanup EXIT
 
 # A busybox bundle running /bin/true.

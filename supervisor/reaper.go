@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func startReaper(ctx context.Context) error {
 // reapZombies reaps the zombie children of this process that have been
 // zombies for reapGrace; seen remembers when each was first noticed.
 func reapZombies(seen map[int]time.Time, now time.Time) {
-	zombies := zombieChildren(os.Getpid())
+	zombies := zombieChildren()
 	for pid := range seen {
 		if !zombies[pid] {
 			delete(seen, pid)
@@ -69,21 +70,26 @@ func reapZombies(seen map[int]time.Time, now time.Time) {
 	}
 }
 
-// zombieChildren lists the children of ppid in state Z, from /proc.
-func zombieChildren(ppid int) map[int]bool {
+// zombieChildren lists the children of this process in state Z. The
+// kernel keeps each thread's children in /proc/self/task/<tid>/children, so
+// this reads only the daemon's own children, not all of /proc, at every
+// SIGCHLD.
+func zombieChildren() map[int]bool {
 	out := make(map[int]bool)
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return out
-	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+	files, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		state, parent, ok := procStat(pid)
-		if ok && parent == ppid && state == 'Z' {
-			out[pid] = true
+		for _, field := range strings.Fields(string(data)) {
+			pid, err := strconv.Atoi(field)
+			if err != nil {
+				continue
+			}
+			if state, _, ok := procStat(pid); ok && state == 'Z' {
+				out[pid] = true
+			}
 		}
 	}
 	return out

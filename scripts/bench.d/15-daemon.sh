@@ -12,12 +12,14 @@ stop_daemon() {
 	[ -z "$ids" ] || sb rm -f $ids >/dev/null 2>&1 || true
 	kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
 }
+stops+=(stop_daemon)
 for _ in $(seq 200); do [ -S "$sbdir/agentd.sock" ] && break; sleep 0.05; done
 
 # A runc container that stays up, from the busybox bundle.
 sleeper=$work/sleeper
-mkdir -p "$sleeper" && ln -s "$bundle/rootfs" "$sleeper/rootfs"
-sed 's|"/bin/true"|"sh", "-c", "trap \\"exit 0\\" TERM; sleep 100000 \& wait"|' "$bundle/config.json" >"$sleeper/config.json"
+mkdir -p "$sleeper"
+sed -e 's|"/bin/true"|"sh", "-c", "trap \\"exit 0\\" TERM; sleep 100000 \& wait"|' \
+	-e "s|\"path\": \"rootfs\"|\"path\": \"$bundle/rootfs\"|" "$bundle/config.json" >"$sleeper/config.json"
 runc --root "$rr" run -d -b "$sleeper" warm </dev/null >/dev/null 2>&1
 warm=$(sb create)
 compare "sandbox exec /bin/true, warm container sandbox (peer: runc exec)" \
@@ -34,6 +36,6 @@ before=$(rss_kib)
 for _ in $(seq 200); do sb create >/dev/null; done
 sleep 1
 after=$(rss_kib)
-printf '| daemon RSS: %s KiB with 1 sandbox, %s KiB with 201 | %s KiB per idle sandbox | target 100 KiB | %s |\n' \
-	"$before" "$after" "$(( (after - before) / 200 ))" "$(python3 -c "print('%.2f' % ((($after-$before)/200)/100))")"
-stop_daemon
+count=$(sb ls -q | wc -l)
+printf '| daemon RSS: %s KiB with 1 sandbox, %s KiB with %s | %s KiB per idle sandbox | target 100 KiB | %s |\n' \
+	"$before" "$after" "$count" "$(python3 -c "print('%.1f' % (($after-$before)/200))")" "$(python3 -c "print('%.2f' % ((($after-$before)/200)/100))")"
