@@ -25,7 +25,8 @@ import (
 // Every test here is one thing a hostile command would try. Each asserts
 // that the attempt is refused AND that a legitimate neighbouring action
 // still works, so that a sandbox refusing everything cannot pass. The
-// restrictions are applied in the re-executed helper (TestMain dispatches
+// restrictions are applied in the child that becomes the command (or, where
+// that cannot be used, the re-executed helper: TestMain dispatches
 // native-exec), never in the test process.
 
 // nativeRequire skips when this kernel lacks what the native backend needs.

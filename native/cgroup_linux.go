@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/cgroups/v3/cgroup1"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,12 +56,27 @@ type cgroup interface {
 	dirs() []string
 }
 
-// newCgroup makes the cgroup of sandbox id with the limits of st.
-func newCgroup(version int, id string, st *settings) (cgroup, error) {
+// hierarchy is the cgroup hierarchy the backend uses: version 1 (with the
+// usable v1 controllers), 2, or 0 for none.
+type hierarchy struct {
+	version int
+	v1      []cgroup1.Subsystem
+}
+
+// newCgroup makes the cgroup of sandbox id with the limits of st. On v1 it
+// has the controllers named, or every usable one when controllers is nil;
+// on v2 the sandbox's controllers are those of its parent.
+func newCgroup(h hierarchy, id string, st *settings, controllers []string) (cgroup, error) {
 	rel := cgroupParent + "/" + id
-	switch version {
+	switch h.version {
 	case 1:
-		return newCgroupV1(rel, st)
+		subsys := h.v1
+		if controllers != nil {
+			subsys = slices.DeleteFunc(slices.Clone(subsys), func(s cgroup1.Subsystem) bool {
+				return !slices.Contains(controllers, string(s.Name()))
+			})
+		}
+		return newCgroupV1(rel, st, subsys)
 	case 2:
 		return newCgroupV2(rel, st)
 	}
@@ -71,18 +87,22 @@ func newCgroup(version int, id string, st *settings) (cgroup, error) {
 // the limits of st) when it is gone, e.g. after a reboot.
 func loadCgroup(version int, id string, st *settings) (cgroup, error) {
 	rel := cgroupParent + "/" + id
+	h := hierarchy{version: version}
 	var cg cgroup
 	var err error
 	switch version {
 	case 1:
-		cg, err = loadCgroupV1(rel)
+		if h.v1, err = v1Hierarchy(); err != nil {
+			return nil, fmt.Errorf("cgroup v1: %w", err)
+		}
+		cg, err = loadCgroupV1(rel, h.v1)
 	case 2:
 		cg, err = loadCgroupV2(rel)
 	default:
 		return nil, fmt.Errorf("%w: cgroup version %d", ErrUnsupported, version)
 	}
 	if err != nil {
-		return newCgroup(version, id, st)
+		return newCgroup(h, id, st, nil)
 	}
 	return cg, nil
 }

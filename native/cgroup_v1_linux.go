@@ -39,11 +39,8 @@ func v1Hierarchy() ([]cgroup1.Subsystem, error) {
 	return out, nil
 }
 
-func newCgroupV1(rel string, st *settings) (*cgroupV1, error) {
-	subsys, err := v1Hierarchy()
-	if err != nil {
-		return nil, fmt.Errorf("cgroup v1: %w", err)
-	}
+// newCgroupV1 makes cgroup rel in the hierarchies of subsys.
+func newCgroupV1(rel string, st *settings, subsys []cgroup1.Subsystem) (*cgroupV1, error) {
 	cg, err := cgroup1.New(cgroup1.StaticPath(rel), v1Resources(st, subsys), cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return subsys, nil }))
 	if err != nil {
 		// New may have made the directories of some controllers.
@@ -53,11 +50,7 @@ func newCgroupV1(rel string, st *settings) (*cgroupV1, error) {
 	return wrapV1(rel, cg, subsys), nil
 }
 
-func loadCgroupV1(rel string) (*cgroupV1, error) {
-	subsys, err := v1Hierarchy()
-	if err != nil {
-		return nil, err
-	}
+func loadCgroupV1(rel string, subsys []cgroup1.Subsystem) (*cgroupV1, error) {
 	for _, s := range subsys {
 		if _, err := os.Stat(subsysPath(s, rel)); err != nil {
 			return nil, err // gone in one controller: make it again

@@ -33,7 +33,8 @@ var (
 	ErrPaused = errors.New("sandbox is paused")
 	// ErrDestroyed is returned by every method of a destroyed [Sandbox].
 	ErrDestroyed = errors.New("sandbox is destroyed")
-	// ErrHelper is returned when the native-exec helper failed before it
-	// could run the command.
-	ErrHelper = errors.New("native-exec helper failed")
+	// ErrHelper is returned when confining the command failed before it
+	// could run: in the child that becomes the command, or in the
+	// native-exec helper.
+	ErrHelper = errors.New("setting up the command failed")
 )

@@ -4,12 +4,9 @@ package native
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -26,9 +23,9 @@ type Execution struct {
 	id       string
 	cg       cgroup
 	sandbox  cgroup
-	cmd      *exec.Cmd
+	pid      int  // the command's, a child of this process
+	reaped   bool // the command was waited for
 	stdio    *stdio
-	statusR  *os.File
 	started  time.Time
 	report   Report
 	oomStart uint64
@@ -46,10 +43,10 @@ type Execution struct {
 // ID is the exec's id (its cgroup's name).
 func (e *Execution) ID() string { return e.id }
 
-// Pid is the command's process id (the helper's, which became the command).
-func (e *Execution) Pid() int { return e.cmd.Process.Pid }
+// Pid is the command's process id.
+func (e *Execution) Pid() int { return e.pid }
 
-// Report is what the helper enforced on the command.
+// Report is what was enforced on the command.
 func (e *Execution) Report() Report { return e.report }
 
 // Start runs p in the sandbox and returns once the command is executing,
@@ -77,10 +74,12 @@ func (s *Sandbox) Start(ctx context.Context, p Process) (_ *Execution, retErr er
 	if paused, _ := s.cg.isFrozen(); paused {
 		return nil, fmt.Errorf("starting %s in sandbox %s: %w", p.Args[0], s.id, ErrPaused)
 	}
-	e := &Execution{id: id, sandbox: s.cg, started: time.Now()}
+	e := &Execution{id: id, sandbox: s.cg, cg: s.cg, started: time.Now()}
 	e.oomStart, _ = s.cg.oomKills()
-	if e.cg, err = s.cg.child(id); err != nil {
-		return nil, err
+	if !s.oneShot {
+		if e.cg, err = s.cg.child(id); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if retErr != nil {
@@ -93,15 +92,11 @@ func (s *Sandbox) Start(ctx context.Context, p Process) (_ *Execution, retErr er
 	if e.stdio, err = newStdio(p); err != nil {
 		return nil, err
 	}
-	if err := e.startHelper(pol, p.Tty); err != nil {
-		return nil, err
-	}
 	timeout := p.Timeout
 	if timeout == 0 {
 		timeout = s.st.Timeout
 	}
-	e.watch(ctx, timeout)
-	rep, err := e.readStatus(ctx)
+	rep, err := e.start(ctx, pol, p.Tty, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -125,95 +120,7 @@ func (e *Execution) watch(ctx context.Context, timeout time.Duration) {
 	})
 }
 
-// startHelper starts `/proc/self/exe native-exec` with an empty
-// environment, in its own session (with stdin as its controlling terminal
-// when tty is set, and in a new network namespace for network "none"),
-// puts it in the exec's cgroup and only then sends it the policy: the
-// helper waits for the policy, so it runs nothing outside the cgroup.
-func (e *Execution) startHelper(pol *policy, tty bool) error {
-	policyR, policyW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer policyW.Close()
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		policyR.Close()
-		return err
-	}
-	e.statusR = statusR
-	e.cmd = &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{"agentd", HelperArg},
-		Env:         []string{}, // not nil: nil would mean "inherit"
-		Stdin:       e.stdio.child[0],
-		Stdout:      e.stdio.child[1],
-		Stderr:      e.stdio.child[2],
-		ExtraFiles:  []*os.File{policyR, statusW},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	if pol.Seccomp.DenyInet { // network "none"
-		e.cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNET
-	}
-	if tty {
-		e.cmd.SysProcAttr.Setctty, e.cmd.SysProcAttr.Ctty = true, 0 // the child's fd 0
-	}
-	err = e.cmd.Start()
-	policyR.Close()
-	statusW.Close()
-	e.stdio.closeChildEnds()
-	if err != nil {
-		return fmt.Errorf("starting the native-exec helper: %w", err)
-	}
-	e.stdio.startCopies()
-	if err := e.cg.addProc(e.cmd.Process.Pid); err != nil {
-		return fmt.Errorf("moving the helper into cgroup %s: %w", e.cg.name(), err)
-	}
-	data, err := json.Marshal(pol)
-	if err != nil {
-		return err
-	}
-	if _, err := policyW.Write(data); err != nil {
-		return fmt.Errorf("sending the policy to the helper: %w", err)
-	}
-	return nil
-}
-
-// readStatus reads the helper's messages until the status pipe closes,
-// which it does when the command is executed (close-on-exec) or the helper
-// exits. It returns the helper's report, or the error it sent.
-func (e *Execution) readStatus(ctx context.Context) (Report, error) {
-	defer e.statusR.Close()
-	dec := json.NewDecoder(e.statusR)
-	var rep *Report
-	for {
-		var m helperMsg
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return Report{}, fmt.Errorf("%w: reading its status: %v", ErrHelper, err)
-		}
-		if m.Error != "" {
-			return Report{}, helperError(m)
-		}
-		rep = m.Report
-	}
-	if rep == nil {
-		if ctx.Err() != nil {
-			return Report{}, fmt.Errorf("starting the command: %w", ctx.Err())
-		}
-		if e.timedOut.Load() {
-			return Report{}, fmt.Errorf("%w: timed out before the command started", ErrHelper)
-		}
-		// Its own stderr is the command's: say at least how it ended.
-		_ = e.cmd.Wait()
-		return Report{}, fmt.Errorf("%w: it ended (%v) without starting the command", ErrHelper, e.cmd.ProcessState)
-	}
-	return *rep, nil
-}
-
-// mergeReport adds what the parent enforced to the helper's report.
+// mergeReport adds what the sandbox enforces to the command's report.
 func (s *Sandbox) mergeReport(rep Report, pol *policy) Report {
 	rep.NetNamespace = pol.Seccomp.DenyInet
 	rep.Cgroup = s.cg.name()
@@ -230,11 +137,8 @@ func (s *Sandbox) mergeReport(rep Report, pol *policy) Report {
 func (e *Execution) abort() {
 	e.stopTimers()
 	_ = killAll(e.cg)
-	if e.cmd != nil && e.cmd.Process != nil && e.cmd.ProcessState == nil {
-		_ = e.cmd.Wait()
-	}
-	if e.statusR != nil {
-		_ = e.statusR.Close()
+	if e.pid != 0 && !e.reaped {
+		_, _ = e.reap()
 	}
 	if e.stdio != nil {
 		e.stdio.finish()
@@ -261,7 +165,7 @@ func (e *Execution) Wait() (*Result, error) {
 }
 
 func (e *Execution) wait() (*Result, error) {
-	waitErr := e.cmd.Wait()
+	ws, waitErr := e.reap()
 	duration := time.Since(e.started)
 	e.stopTimers()
 	killErr := killAll(e.cg)
@@ -270,12 +174,10 @@ func (e *Execution) wait() (*Result, error) {
 		e.stdio.closeParentEnds()
 	}
 	e.stdio.finish()
-	ps := e.cmd.ProcessState
-	if ps == nil {
+	if waitErr != nil {
 		return nil, fmt.Errorf("waiting for the command: %w", waitErr)
 	}
 	res := &Result{Duration: duration, TimedOut: e.timedOut.Load(), Enforced: e.report}
-	ws := ps.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		res.Signal = ws.Signal()
 		res.ExitCode = 128 + int(res.Signal)
@@ -293,6 +195,20 @@ func (e *Execution) wait() (*Result, error) {
 	return res, nil
 }
 
+// reap waits for the command to exit and reaps it. The pid stays the
+// command's until then: nothing else reaps it (the daemon's reaper leaves
+// children alone for a grace period).
+func (e *Execution) reap() (syscall.WaitStatus, error) {
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(e.pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			e.reaped = err == nil
+			return ws, err
+		}
+	}
+}
+
 // oomKilled reports whether the OOM killer killed a process of the exec.
 // v1 counts a kill in the cgroup of the victim only (the exec's); v2 also
 // counts it in every ancestor (the sandbox's), and the exec's own counter
@@ -308,10 +224,10 @@ func (e *Execution) oomKilled() bool {
 // Kill ends the command and every process it started.
 func (e *Execution) Kill() error { return killAll(e.cg) }
 
-// Signal sends sig to the command's process group (the helper made the
-// command a session and group leader).
+// Signal sends sig to the command's process group (the command is a
+// session and group leader).
 func (e *Execution) Signal(sig syscall.Signal) error {
-	return unix.Kill(-e.cmd.Process.Pid, sig)
+	return unix.Kill(-e.pid, sig)
 }
 
 // Exec runs p in the sandbox and waits for it: [Sandbox.Start] then
@@ -338,7 +254,7 @@ func Run(ctx context.Context, spec *bundle.Spec, p Process) (_ *Result, retErr e
 	if err := os.Chmod(tmp, 0o711); err != nil {
 		return nil, err
 	}
-	sb, err := Create("run-"+randomHex(6), spec, tmp+"/sandbox")
+	sb, err := create("run-"+randomHex(6), spec, tmp+"/sandbox", true)
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func enforce(pol *policy) (Report, string, error) {
 	if err := setRlimits(pol.NoFile); err != nil {
 		return rep, "", err
 	}
-	rep.Rlimits = []string{"core=0", fmt.Sprintf("nofile=%d", pol.NoFile)}
+	rep.Rlimits = rlimitNames(pol.NoFile)
 	// Nothing but 0-4 was handed over; make sure nothing else leaks.
 	_ = unix.CloseRange(statusFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	wd, err := resolveWorkdir(pol.Root, pol.Workdir)

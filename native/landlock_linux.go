@@ -9,6 +9,7 @@ import (
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // llConfigs holds go-landlock's preset for each ABI, index ABI-1. Each
@@ -36,22 +37,30 @@ const (
 		ll.AccessFSTruncate | ll.AccessFSIoctlDev
 )
 
-// applyLandlock restricts the calling process (the helper) to lp, with the
-// newest ABI both the kernel and go-landlock know. It refuses when that ABI
-// is older than lp.MinABI. The rules are downgraded here, explicitly, rather
-// than with go-landlock's BestEffort, which silently enforces nothing at all
-// when a rule cannot be downgraded; the returned ABI is what was enforced (0:
-// nothing, possible only when lp.MinABI is 0).
-func applyLandlock(lp landlockPolicy) (int, error) {
+// landlockConfig picks the newest ABI both the kernel and go-landlock know,
+// and refuses it when it is older than lp.MinABI. ABI 0 means no Landlock
+// at all (possible only when lp.MinABI is 0).
+func landlockConfig(lp landlockPolicy) (int, landlock.Config, error) {
 	kernel := landlockABI()
 	abi := min(kernel, landlockLibABI)
 	if abi < lp.MinABI {
-		return 0, fmt.Errorf("%w: Landlock ABI %d is needed, this kernel has %d", ErrUnsupported, lp.MinABI, kernel)
+		return 0, landlock.Config{}, fmt.Errorf("%w: Landlock ABI %d is needed, this kernel has %d", ErrUnsupported, lp.MinABI, kernel)
 	}
 	if abi == 0 {
-		return 0, nil
+		return 0, landlock.Config{}, nil
 	}
-	cfg := llConfigs[abi-1]
+	return abi, llConfigs[abi-1], nil
+}
+
+// applyLandlock restricts the calling process (the helper) to lp. The rules
+// are downgraded here, explicitly, rather than with go-landlock's
+// BestEffort, which silently enforces nothing at all when a rule cannot be
+// downgraded; the returned ABI is what was enforced (0: nothing).
+func applyLandlock(lp landlockPolicy) (int, error) {
+	abi, cfg, err := landlockConfig(lp)
+	if err != nil || abi == 0 {
+		return 0, err
+	}
 	rules, err := landlockRules(cfg, lp)
 	if err != nil {
 		return 0, err
@@ -62,14 +71,79 @@ func applyLandlock(lp landlockPolicy) (int, error) {
 	return abi, nil
 }
 
-// landlockRules turns lp into go-landlock rules for cfg.
-func landlockRules(cfg landlock.Config, lp landlockPolicy) ([]landlock.Rule, error) {
-	var rules []landlock.Rule
-	groups := []struct {
-		paths    []string
-		access   landlock.AccessFSSet
-		optional bool
-	}{
+// landlockRuleset makes the ruleset for lp, as [applyLandlock] would
+// enforce it, without enforcing it: the spawn child enforces it on itself.
+// It returns the ABI and the ruleset, nil when the ABI is 0. Rule paths are
+// opened once, with O_PATH, and the rule is cut down to what that very file
+// can have.
+func landlockRuleset(lp landlockPolicy) (_ int, _ *os.File, retErr error) {
+	abi, cfg, err := landlockConfig(lp)
+	if err != nil || abi == 0 {
+		return 0, nil, err
+	}
+	attr := ll.RulesetAttr{
+		HandledAccessFS:  uint64(cfg.HandledAccessFS),
+		HandledAccessNet: uint64(cfg.HandledAccessNet),
+		Scoped:           uint64(cfg.Scoped),
+	}
+	fd, err := ll.LandlockCreateRuleset(&attr, 0)
+	if err != nil {
+		return 0, nil, fmt.Errorf("creating a Landlock ABI %d ruleset: %w", abi, err)
+	}
+	ruleset := os.NewFile(uintptr(fd), "landlock-ruleset")
+	defer func() {
+		if retErr != nil {
+			ruleset.Close()
+		}
+	}()
+	for _, g := range fsGroups(lp) {
+		for _, p := range g.paths {
+			if err := addPathRule(fd, cfg, g.access, p, g.optional); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
+	for _, port := range netPorts(cfg, lp) {
+		if err := ll.LandlockAddNetPortRule(fd, &port, 0); err != nil {
+			return 0, nil, fmt.Errorf("landlock rule for port %d: %w", port.Port, err)
+		}
+	}
+	return abi, ruleset, nil
+}
+
+func addPathRule(rulesetFD int, cfg landlock.Config, access landlock.AccessFSSet, path string, optional bool) error {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if optional && errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("landlock rule for %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("landlock rule for %s: %w", path, err)
+	}
+	if access = ruleAccess(cfg, access, st.Mode&unix.S_IFMT == unix.S_IFDIR); access == 0 {
+		return nil
+	}
+	attr := ll.PathBeneathAttr{AllowedAccess: uint64(access), ParentFd: fd}
+	if err := ll.LandlockAddPathBeneathRule(rulesetFD, &attr, 0); err != nil {
+		return fmt.Errorf("landlock rule for %s: %w", path, err)
+	}
+	return nil
+}
+
+// fsGroup is a set of paths and the access they get; optional paths are
+// skipped when missing.
+type fsGroup struct {
+	paths    []string
+	access   landlock.AccessFSSet
+	optional bool
+}
+
+func fsGroups(lp landlockPolicy) []fsGroup {
+	return []fsGroup{
 		{lp.SystemExec, accessReadExec, true},
 		{lp.SystemRead, accessRead, true},
 		{lp.Devices, accessDevice, true},
@@ -77,7 +151,12 @@ func landlockRules(cfg landlock.Config, lp landlockPolicy) ([]landlock.Rule, err
 		{lp.Read, accessReadExec, false},
 		{lp.Write, accessReadExec | accessWrite, false},
 	}
-	for _, g := range groups {
+}
+
+// landlockRules turns lp into go-landlock rules for cfg.
+func landlockRules(cfg landlock.Config, lp landlockPolicy) ([]landlock.Rule, error) {
+	var rules []landlock.Rule
+	for _, g := range fsGroups(lp) {
 		for _, p := range g.paths {
 			r, ok, err := fsRule(cfg, g.access, p, g.optional)
 			if err != nil {
@@ -121,21 +200,37 @@ func ruleAccess(cfg landlock.Config, access landlock.AccessFSSet, isDir bool) la
 	return access & cfg.HandledAccessFS
 }
 
-// netRules allows the listed ports, for the protocols cfg handles. With no
+// netPorts allows the listed ports, for the protocols cfg handles. With no
 // ports every TCP (and, from ABI 10, UDP) bind and connect is denied.
-func netRules(cfg landlock.Config, lp landlockPolicy) []landlock.Rule {
-	var rules []landlock.Rule
+func netPorts(cfg landlock.Config, lp landlockPolicy) []ll.NetPortAttr {
+	var ports []ll.NetPortAttr
 	if cfg.HandledAccessNet&ll.AccessNetConnectTCP != 0 {
 		for _, p := range lp.ConnectTCP {
-			rules = append(rules, landlock.ConnectTCP(p))
+			ports = append(ports, ll.NetPortAttr{AllowedAccess: ll.AccessNetConnectTCP, Port: uint64(p)})
 		}
 	}
 	if cfg.HandledAccessNet&ll.AccessNetConnectSendUDP != 0 && len(lp.ConnectUDP) > 0 {
 		// A UDP socket is bound to an ephemeral port when it first
 		// sends; port 0 allows exactly that.
-		rules = append(rules, landlock.BindUDP(0))
+		ports = append(ports, ll.NetPortAttr{AllowedAccess: ll.AccessNetBindUDP, Port: 0})
 		for _, p := range lp.ConnectUDP {
-			rules = append(rules, landlock.ConnectSendUDP(p))
+			ports = append(ports, ll.NetPortAttr{AllowedAccess: ll.AccessNetConnectSendUDP, Port: uint64(p)})
+		}
+	}
+	return ports
+}
+
+// netRules is netPorts as go-landlock rules.
+func netRules(cfg landlock.Config, lp landlockPolicy) []landlock.Rule {
+	var rules []landlock.Rule
+	for _, p := range netPorts(cfg, lp) {
+		switch p.AllowedAccess {
+		case ll.AccessNetConnectTCP:
+			rules = append(rules, landlock.ConnectTCP(uint16(p.Port)))
+		case ll.AccessNetBindUDP:
+			rules = append(rules, landlock.BindUDP(uint16(p.Port)))
+		case ll.AccessNetConnectSendUDP:
+			rules = append(rules, landlock.ConnectSendUDP(uint16(p.Port)))
 		}
 	}
 	return rules

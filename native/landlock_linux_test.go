@@ -3,6 +3,7 @@
 package native
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -78,5 +79,34 @@ func TestLandlockRules(t *testing.T) {
 	lp.Write = append(lp.Write, filepath.Join(dir, "missing-write-path"))
 	if _, err := landlockRules(landlock.V7, lp); err == nil {
 		t.Error("a missing write path must be an error, not skipped")
+	}
+}
+
+func TestLandlockRuleset(t *testing.T) {
+	if landlockABI() == 0 {
+		t.Skip("kernel without Landlock")
+	}
+	dir := t.TempDir()
+	lp := landlockPolicy{
+		SystemExec: []string{dir, filepath.Join(dir, "missing-system-dir")},
+		Devices:    []string{"/dev/null"},
+		Write:      []string{dir},
+		ConnectTCP: []uint16{443},
+	}
+	abi, ruleset, err := landlockRuleset(lp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ruleset.Close()
+	if abi != min(landlockABI(), landlockLibABI) || ruleset == nil {
+		t.Errorf("ABI %d, ruleset %v; want the kernel's ABI and a ruleset", abi, ruleset)
+	}
+	lp.Write = append(lp.Write, filepath.Join(dir, "missing-write-path"))
+	if _, _, err := landlockRuleset(lp); err == nil {
+		t.Error("a missing write path must be an error, not skipped")
+	}
+	lp.MinABI = landlockLibABI + 1
+	if _, _, err := landlockRuleset(lp); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("an ABI newer than any known: %v, want ErrUnsupported", err)
 	}
 }

@@ -36,7 +36,8 @@ var (
 	hostConnectUDP = []uint16{53}
 )
 
-// policy is everything the helper needs, sent to it as JSON over a pipe. It
+// policy is everything needed to confine and start one command: what the
+// spawn child gets prepared, or what the helper gets as JSON over a pipe. It
 // holds the command's complete environment and nothing of the caller's.
 type policy struct {
 	Args []string `json:"args"`
@@ -47,8 +48,8 @@ type policy struct {
 	UID     uint32 `json:"uid"`
 	GID     uint32 `json:"gid"`
 	NoFile  uint64 `json:"nofile"`
-	// BestEffort lets the helper run with less than the policy asks when
-	// the kernel lacks a feature; it then reports what it skipped.
+	// BestEffort lets the command run with less than the policy asks when
+	// the kernel lacks a feature; the report then says what was skipped.
 	BestEffort bool           `json:"bestEffort,omitempty"`
 	Landlock   landlockPolicy `json:"landlock"`
 	Seccomp    seccompPolicy  `json:"seccomp"`
@@ -91,8 +92,8 @@ func (st *settings) root(sp sandboxPaths) string {
 	return sp.Scratch
 }
 
-// buildPolicy makes the helper's policy for running p in a sandbox with
-// settings st.
+// buildPolicy makes the policy for running p in a sandbox with settings
+// st.
 func buildPolicy(st *settings, sp sandboxPaths, p Process) (*policy, error) {
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return nil, fmt.Errorf("%w: no command given", ErrInvalidSpec)

@@ -10,7 +10,6 @@ import (
 	"unsafe"
 
 	"github.com/containerd/cgroups/v3"
-	"github.com/containerd/cgroups/v3/cgroup1"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +26,12 @@ var wantedControllers = []string{"memory", "cpu", "cpuacct", "pids", "freezer"}
 // Probe measures what this host enforces for the native backend: it asks
 // the kernel, it does not assume.
 func Probe() Capabilities {
+	c, _ := probe()
+	return c
+}
+
+// probe is [Probe], and the cgroup hierarchy it found.
+func probe() (Capabilities, hierarchy) {
 	c := Capabilities{
 		Root:           os.Geteuid() == 0,
 		LandlockABI:    landlockABI(),
@@ -34,10 +39,12 @@ func Probe() Capabilities {
 		SeccompKernel:  seccompKernel(),
 		SeccompLibrary: seccompLibrary,
 	}
-	c.CgroupMode, c.CgroupVersion, c.CgroupControllers = probeCgroups()
+	var h hierarchy
+	c.CgroupMode, h, c.CgroupControllers = probeCgroups()
+	c.CgroupVersion = h.version
 	_, err := os.Stat("/proc/self/ns/net")
 	c.NetNamespace = c.Root && err == nil
-	return c
+	return c, h
 }
 
 // landlockABI asks the kernel for its Landlock ABI version; 0 means no
@@ -58,34 +65,31 @@ func seccompKernel() bool {
 	return errno == 0
 }
 
-// probeCgroups returns the cgroup mode, the hierarchy version the backend
-// uses (hybrid hosts keep their controllers on v1) and its usable
-// controllers.
-func probeCgroups() (mode string, version int, controllers []string) {
+// probeCgroups returns the cgroup mode, the hierarchy the backend uses
+// (hybrid hosts keep their controllers on v1) and its usable controllers.
+func probeCgroups() (mode string, h hierarchy, controllers []string) {
 	switch cgroups.Mode() {
 	case cgroups.Legacy:
-		mode, version = "legacy", 1
+		mode, h.version = "legacy", 1
 	case cgroups.Hybrid:
-		mode, version = "hybrid", 1
+		mode, h.version = "hybrid", 1
 	case cgroups.Unified:
-		mode, version = "unified", 2
+		mode, h.version = "unified", 2
 	default:
-		return "unavailable", 0, nil
+		return "unavailable", hierarchy{}, nil
 	}
-	if version == 1 {
-		subsystems, err := cgroup1.Default()
-		if err != nil {
-			return mode, 0, nil
+	if h.version == 1 {
+		var err error
+		if h.v1, err = v1Hierarchy(); err != nil {
+			return mode, hierarchy{}, nil
 		}
-		for _, s := range subsystems {
-			if n := string(s.Name()); slices.Contains(wantedControllers, n) {
-				controllers = append(controllers, n)
-			}
+		for _, s := range h.v1 {
+			controllers = append(controllers, string(s.Name()))
 		}
 	} else {
 		data, err := os.ReadFile(filepath.Join(cgroup2Mount, "cgroup.controllers"))
 		if err != nil {
-			return mode, 0, nil
+			return mode, hierarchy{}, nil
 		}
 		for _, n := range strings.Fields(string(data)) {
 			if slices.Contains(wantedControllers, n) {
@@ -103,5 +107,5 @@ func probeCgroups() (mode string, version int, controllers []string) {
 		}
 	}
 	slices.Sort(controllers)
-	return mode, version, slices.Compact(controllers)
+	return mode, h, slices.Compact(controllers)
 }

@@ -38,8 +38,8 @@ func (s *Sandbox) checkReachable() error {
 }
 
 // unreachable checks search permission for uid:gid (no supplementary
-// groups: the helper clears them) on every directory above p. It returns
-// the first directory that refuses, and false.
+// groups: they are cleared before the command runs) on every directory
+// above p. It returns the first directory that refuses, and false.
 func unreachable(p string, uid, gid uint32) (string, bool) {
 	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
 		if !searchable(dir, uid, gid) {

@@ -26,6 +26,9 @@ type Sandbox struct {
 	st     *settings
 	report Report
 	cg     cgroup
+	// oneShot is the sandbox of [Run]: one command, in the sandbox's own
+	// cgroup, and no state file.
+	oneShot bool
 
 	mu        sync.Mutex
 	destroyed bool
@@ -37,7 +40,14 @@ type Sandbox struct {
 // sandbox user must be able to pass through its parents (mode o+x), since
 // the scratch dir lives in it. Create fails, leaving nothing behind, when
 // this host cannot enforce what spec asks and spec is not bestEffort.
-func Create(id string, spec *bundle.Spec, dir string) (_ *Sandbox, retErr error) {
+func Create(id string, spec *bundle.Spec, dir string) (*Sandbox, error) {
+	return create(id, spec, dir, false)
+}
+
+// create is [Create]; a oneShot sandbox is [Run]'s: it saves no state (it
+// is never loaded again) and its cgroup has only the controllers that
+// enforce something (no cpu without a CPU limit, no cpuacct).
+func create(id string, spec *bundle.Spec, dir string, oneShot bool) (_ *Sandbox, retErr error) {
 	if err := checkID("sandbox", id); err != nil {
 		return nil, err
 	}
@@ -45,7 +55,7 @@ func Create(id string, spec *bundle.Spec, dir string) (_ *Sandbox, retErr error)
 	if err != nil {
 		return nil, err
 	}
-	caps := Probe()
+	caps, h := probe()
 	rep, err := plan(caps, st)
 	if err != nil {
 		return nil, err
@@ -55,7 +65,7 @@ func Create(id string, spec *bundle.Spec, dir string) (_ *Sandbox, retErr error)
 		// command's whole process tree.
 		return nil, fmt.Errorf("%w: no usable cgroup hierarchy", ErrUnsupported)
 	}
-	s := &Sandbox{id: id, dir: filepath.Clean(dir), st: st, report: rep}
+	s := &Sandbox{id: id, dir: filepath.Clean(dir), st: st, report: rep, oneShot: oneShot}
 	if err := s.makeDirs(); err != nil {
 		return nil, err
 	}
@@ -68,10 +78,13 @@ func Create(id string, spec *bundle.Spec, dir string) (_ *Sandbox, retErr error)
 		return nil, err
 	}
 	s.report.Cgroup = fmt.Sprintf("v%d:%s/%s", caps.CgroupVersion, cgroupParent, id)
-	if err := s.save(caps.CgroupVersion); err != nil {
+	var controllers []string // all usable ones
+	if oneShot {
+		controllers = neededControllers(st)
+	} else if err := s.save(caps.CgroupVersion); err != nil {
 		return nil, err
 	}
-	if s.cg, err = newCgroup(caps.CgroupVersion, id, st); err != nil {
+	if s.cg, err = newCgroup(h, id, st, controllers); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -4,6 +4,9 @@ package native
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"sync"
 
 	seccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -58,6 +61,51 @@ func loadSeccomp(sp seccompPolicy) error {
 		return fmt.Errorf("seccomp: loading the filter: %w", err)
 	}
 	return nil
+}
+
+// seccompPrograms caches the exported filter of each seccompPolicy (by
+// DenyInet): libseccomp builds the same program for every command.
+var seccompPrograms [2]struct {
+	once sync.Once
+	bpf  []byte
+	err  error
+}
+
+// seccompProgram returns the deny filter for sp as a BPF program (struct
+// sock_filter entries), for the spawn child to load on itself with
+// seccomp(2). It is built once per process and policy.
+func seccompProgram(sp seccompPolicy) ([]byte, error) {
+	p := &seccompPrograms[0]
+	if sp.DenyInet {
+		p = &seccompPrograms[1]
+	}
+	p.once.Do(func() { p.bpf, p.err = exportSeccomp(sp) })
+	return p.bpf, p.err
+}
+
+func exportSeccomp(sp seccompPolicy) ([]byte, error) {
+	filter, err := newSeccompFilter(sp)
+	if err != nil {
+		return nil, err
+	}
+	defer filter.Release()
+	fd, err := unix.MemfdCreate("agentd-seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "seccomp-bpf")
+	defer f.Close()
+	if err := filter.ExportBPF(f); err != nil {
+		return nil, fmt.Errorf("seccomp: exporting the filter: %w", err)
+	}
+	bpf, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: exporting the filter: %w", err)
+	}
+	if len(bpf) == 0 || len(bpf)%8 != 0 || len(bpf)/8 > 4096 {
+		return nil, fmt.Errorf("seccomp: exported filter of %d bytes is not a BPF program", len(bpf))
+	}
+	return bpf, nil
 }
 
 // newSeccompFilter builds the filter for sp without loading it.

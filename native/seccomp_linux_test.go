@@ -40,3 +40,27 @@ func TestSeccompFilterBuilds(t *testing.T) {
 		}
 	}
 }
+
+func TestSeccompProgram(t *testing.T) {
+	none, err := seccompProgram(seccompPolicy{DenyInet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := seccompProgram(seccompPolicy{DenyInet: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bpf := range [][]byte{none, host} {
+		if len(bpf) == 0 || len(bpf)%8 != 0 {
+			t.Errorf("a BPF program is a whole number of 8-byte instructions, got %d bytes", len(bpf))
+		}
+	}
+	// network "none" has the socket family check on top.
+	if len(none) <= len(host) {
+		t.Errorf("network none: %d bytes, host: %d; want more checks for none", len(none), len(host))
+	}
+	again, _ := seccompProgram(seccompPolicy{DenyInet: true})
+	if &again[0] != &none[0] {
+		t.Error("the program is built again for each command")
+	}
+}

@@ -8,6 +8,8 @@ import "fmt"
 // `seccomp` missing), so [Probe] reports seccomp as not enforceable.
 const seccompLibrary = false
 
-func loadSeccomp(seccompPolicy) error {
-	return fmt.Errorf("%w: agentd was built without seccomp support (build tag seccomp, needs libseccomp)", ErrUnsupported)
-}
+var errNoSeccomp = fmt.Errorf("%w: agentd was built without seccomp support (build tag seccomp, needs libseccomp)", ErrUnsupported)
+
+func loadSeccomp(seccompPolicy) error { return errNoSeccomp }
+
+func seccompProgram(seccompPolicy) ([]byte, error) { return nil, errNoSeccomp }

@@ -12,7 +12,7 @@ import (
 // writers. An *os.File is handed over as it is; anything else goes through
 // a pipe copied by a goroutine, so output streams while the command runs.
 type stdio struct {
-	child    [3]*os.File // what the helper gets as fds 0, 1, 2
+	child    [3]*os.File // what the command gets as fds 0, 1, 2
 	own      []*os.File  // child ends opened here, closed after the start
 	readEnds []*os.File  // parent ends of the output pipes
 	stdinW   *os.File
@@ -99,7 +99,13 @@ func (s *stdio) devNull(flag int) (*os.File, error) {
 	return f, nil
 }
 
-// startCopies starts the copying goroutines; call it once the helper runs.
+// childFDs are the descriptors of child. Like os/exec, this puts them
+// in blocking mode: the command expects that.
+func (s *stdio) childFDs() [3]int {
+	return [3]int{int(s.child[0].Fd()), int(s.child[1].Fd()), int(s.child[2].Fd())}
+}
+
+// startCopies starts the copying goroutines; call it once the command runs.
 func (s *stdio) startCopies() {
 	for _, f := range s.start {
 		f()
@@ -107,7 +113,7 @@ func (s *stdio) startCopies() {
 	s.start = nil
 }
 
-// closeChildEnds closes this process's copies of the helper's ends, so
+// closeChildEnds closes this process's copies of the command's ends, so
 // that the output pipes reach end of file when the command's side closes.
 func (s *stdio) closeChildEnds() {
 	for _, f := range s.own {

@@ -5,11 +5,14 @@
 // sandbox that bounds memory, CPU and processes and lets a whole process tree
 // be frozen or killed.
 //
-// The calling process (daemon, CLI, test) is never restricted: every command
-// runs through a helper, this same binary re-executed as `native-exec`, which
-// applies the restrictions to itself and then executes the command. A binary
-// that uses this package must call [HelperMain] when os.Args[1] is
-// "native-exec", before it does anything else.
+// The calling process (daemon, CLI, test) is never restricted: each command
+// is started by a child that applies the restrictions to itself and then
+// executes the command. In a cgo build (every agentd build: libcontainer
+// needs cgo) that child is a vfork-style clone of the caller running a few
+// lines of C, so no second Go program starts. Otherwise, and on hosts with
+// fs.suid_dumpable=1, it is a helper: this same binary re-executed as
+// `native-exec`. A binary that uses this package must call [HelperMain] when
+// os.Args[1] is "native-exec", before it does anything else.
 package native
 
 import (
@@ -66,8 +69,8 @@ type Result struct {
 	OOMKilled bool `json:"oomKilled,omitempty"`
 	// Duration is the wall time from start to exit.
 	Duration time.Duration `json:"duration"`
-	// Enforced is what was enforced on this command, as measured by the
-	// helper.
+	// Enforced is what was enforced on this command, as the child that
+	// became the command applied it.
 	Enforced Report `json:"enforced"`
 }
 

@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// checkWorkdir is the lexical half of workdir resolution, done before the
-// helper starts so that the error is immediate: a workdir must be relative
-// to the sandbox root and must not climb out of it with "..". Symlinks are
-// checked by [resolveWorkdir] in the helper, race-free.
+// checkWorkdir is the lexical half of workdir resolution, done first so
+// that the error is immediate: a workdir must be relative to the sandbox
+// root and must not climb out of it with "..". Symlinks are checked by
+// [resolveWorkdir] when the command starts, race-free.
 func checkWorkdir(dir string) error {
 	if filepath.IsAbs(dir) {
 		return fmt.Errorf("%w: absolute workdir %q is not allowed: give a path relative to the sandbox root", ErrInvalidWorkdir, dir)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -181,11 +180,10 @@ type StatsResponse struct {
 	Stats
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-
-// ValidateID checks a sandbox id or name before it touches a path.
+// ValidateID checks a sandbox id or name before it touches a path, with the
+// project's one id rule, [bundle.ValidateID].
 func ValidateID(id string) error {
-	if !idPattern.MatchString(id) {
+	if bundle.ValidateID(id) != nil {
 		return fmt.Errorf("%w %q: use 1-128 characters from [A-Za-z0-9_.-], starting with a letter or digit", ErrInvalidID, id)
 	}
 	return nil
