@@ -175,6 +175,38 @@ func TestSandboxRunOneShot(t *testing.T) {
 	if r.code != 124 {
 		t.Fatalf("run with timeout: %d %q", r.code, r.stderr)
 	}
+	// The container one-shot needs no daemon either; exit codes as docker.
+	ce := newSandboxEnv(t)
+	for _, tt := range []struct {
+		args  []string
+		stdin string
+		code  int
+		out   string
+	}{
+		{[]string{"--", "sh", "-c", "echo $X; exit 4"}, "", 4, "y\n"},
+		{[]string{"-i", "--", "cat"}, "from stdin\n", 0, "from stdin\n"},
+		// The command is the container's init (as in docker run), so
+		// only the kernel or the host can kill it: the OOM killer here.
+		{[]string{"--memory", "32m", "--", "sh", "-c", `x=$(head -c 134217728 /dev/zero | tr '\0' a)`}, "", 137, ""},
+		{[]string{"--", "no-such-command"}, "", 127, ""},
+		{[]string{"--", "/etc/passwd"}, "", 126, ""},
+		{[]string{"--timeout", "1s", "--", "sh", "-c", "(setsid sleep 60 &); sleep 60"}, "", 124, ""},
+	} {
+		args := append([]string{"--no-autostart", "run", "--env", "X=y"}, tt.args...)
+		r := ce.sb(tt.stdin, args...)
+		if r.code != tt.code || (tt.out != "" && r.stdout != tt.out) {
+			t.Errorf("agentd sandbox %v: exit %d stdout %q stderr %q; want %d %q", args, r.code, r.stdout, r.stderr, tt.code, tt.out)
+		}
+	}
+	if ce.daemonPid() != 0 {
+		t.Fatal("a container run started a daemon")
+	}
+	if m := sbMountsUnder(ce.dir); len(m) > 0 {
+		t.Errorf("container runs left mounts: %v", m)
+	}
+	if left, _ := filepath.Glob(filepath.Join(ce.state, "oneshot", "sandboxes", "*")); len(left) > 0 {
+		t.Errorf("container runs left sandboxes: %v", left)
+	}
 	// The native backend needs no daemon: none answers on this socket and
 	// none may be started.
 	ne := newSandboxEnv(t)

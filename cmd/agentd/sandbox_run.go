@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -18,7 +19,7 @@ import (
 var sandboxRunCommand = &cli.Command{
 	Name: "run",
 	Usage: "create a sandbox, run one command in it, destroy it; exits with the command's code " +
-		"(--backend native needs no daemon)",
+		"(needs no daemon, except with --tty on the container backend)",
 	ArgsUsage:              "[create flags] -- CMD [ARG...]",
 	UseShortOptionHandling: true,
 	OnUsageError:           sandboxUsageError,
@@ -38,9 +39,12 @@ var sandboxRunCommand = &cli.Command{
 		}
 		ctx, sig := signalContext(c.Context)
 		c.Context = ctx
-		if req.Spec.WithDefaults().Backend == bundle.BackendNative {
+		switch {
+		case req.Spec.WithDefaults().Backend == bundle.BackendNative:
 			err = runNative(c, &req.Spec, o)
-		} else {
+		case !o.req.Tty:
+			err = runContainerOnce(c, &req.Spec, o)
+		default:
 			err = runInDaemon(c, req, o)
 		}
 		if s := sig(); s != 0 {
@@ -67,6 +71,31 @@ func runInDaemon(c *cli.Context, req *supervisor.CreateRequest, o sandboxExecOpt
 		}
 	}()
 	return sandboxExec(c, cl, info.ID, o)
+}
+
+// runContainerOnce runs the command as the process of a new container and
+// removes it, in this process: no daemon (a terminal goes through the
+// daemon, which relays it).
+func runContainerOnce(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) error {
+	cfg := &supervisor.ExecConfig{Args: o.req.Args, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+	if o.interactive {
+		cfg.Stdin = c.App.Reader
+	}
+	runDir := filepath.Dir(c.String("socket"))
+	st, err := supervisor.RunOnce(c.Context, c.String("state-dir"), runDir, spec, cfg)
+	switch {
+	case errors.Is(err, supervisor.ErrCommandNotFound):
+		return &exitError{code: supervisor.ExitNotFound, err: err}
+	case errors.Is(err, supervisor.ErrNotExecutable):
+		return &exitError{code: supervisor.ExitNotExecutable, err: err}
+	case err != nil:
+		return err
+	}
+	code := st.Code
+	if st.Signal > 0 {
+		code = 128 + st.Signal
+	}
+	return exitFromResult(c.App.ErrWriter, &supervisor.ExitResult{Code: code, Signal: st.Signal, TimedOut: st.TimedOut})
 }
 
 // runNative runs the command with the native package directly: no daemon.

@@ -1,0 +1,76 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/agentd/agentd/bundle"
+	agentdruntime "github.com/agentd/agentd/runtime"
+)
+
+// RunOnce runs one command in a new container sandbox without a daemon and
+// removes the sandbox, whatever happens: the command is the container's own
+// process (materialize, run, remove: one container operation where a daemon
+// sandbox needs three: create with a sleeping init, exec, remove). Its
+// bundles live in stateDir/oneshot, apart from the daemon's sandboxes, and
+// its container state in runDir/oneshot. Stdin nil reads /dev/null. The
+// spec's timeout, or ctx ending, kills the container: a timeout answers
+// TimedOut. A missing or non-executable command is ErrCommandNotFound or
+// ErrNotExecutable.
+func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cfg *ExecConfig) (_ ExitStatus, retErr error) {
+	spec = spec.WithDefaults()
+	if err := spec.Validate(); err != nil {
+		return ExitStatus{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	if spec.Backend != bundle.BackendContainer {
+		return ExitStatus{}, fmt.Errorf("%w: RunOnce runs container sandboxes, not %s", ErrInvalidArgument, spec.Backend)
+	}
+	rt, err := agentdruntime.New(filepath.Join(runDir, "oneshot"), agentdruntime.Options{})
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	state := filepath.Join(stateDir, "oneshot")
+	id := "run-" + newID()
+	bd, err := bundle.Materialize(state, id, spec, cfg.Args)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	defer func() {
+		_ = rt.Delete(id, true)
+		retErr = errors.Join(retErr, bundle.Remove(state, id))
+	}()
+	stdin := cfg.Stdin
+	if stdin == nil {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return ExitStatus{}, err
+		}
+		defer null.Close()
+		stdin = null
+	}
+	if t := spec.Limits.TimeoutMs; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(t)*time.Millisecond)
+		defer cancel()
+	}
+	stop := context.AfterFunc(ctx, func() { _ = rt.Kill(id, unix.SIGKILL, true) })
+	defer stop()
+	code, err := rt.Run(ctx, id, agentdruntime.CreateOptions{Bundle: bd.Dir,
+		Stdio: agentdruntime.Stdio{Stdin: stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr}})
+	if err != nil {
+		return ExitStatus{}, classifyExecErr(err)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ExitStatus{Code: ExitTimeout, TimedOut: true}, nil
+	}
+	if code > 128 {
+		return ExitStatus{Signal: code - 128}, nil
+	}
+	return ExitStatus{Code: code}, nil
+}
