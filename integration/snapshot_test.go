@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/client"
 )
 
 // treeState describes the tree at root as the host sees it through the
@@ -187,4 +191,30 @@ func TestSandboxSnapshotBadInput(t *testing.T) {
 	if ids := e.must("ls", "-q"); len(strings.Fields(ids)) != 2 {
 		t.Errorf("a failed fork left a sandbox behind:\n%s", ids)
 	}
+}
+
+// TestSandboxSnapshotProgressStream takes a snapshot through the Go client
+// with a progress callback, i.e. the NDJSON form of the answer the CLI uses
+// on a terminal: progress lines, when the copy is long enough, never go
+// backwards, and the result arrives decoded.
+func TestSandboxSnapshotProgressStream(t *testing.T) {
+	e := newSandboxEnv(t)
+	id := e.create()
+	e.must("exec", id, "--", "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do head -c 16777216 /dev/urandom > /tmp/big$i; done")
+	var frames []bundle.CopyStats
+	res, err := client.New(e.sock).Snapshot(context.Background(), id, "streamed", func(st bundle.CopyStats) {
+		frames = append(frames, st)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sandbox != id || res.Snapshot.Name != "streamed" || res.Snapshot.Size < 128<<20 {
+		t.Errorf("streamed result %+v", res)
+	}
+	for i := 1; i < len(frames); i++ {
+		if frames[i].Bytes < frames[i-1].Bytes {
+			t.Errorf("progress went backwards: %+v", frames)
+		}
+	}
+	t.Logf("%d progress frames for %d MiB", len(frames), res.Snapshot.Size>>20)
 }
