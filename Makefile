@@ -40,7 +40,7 @@ deps-test:
 deps-bench:
 	$(call apt_missing,$(DEB_BENCH))
 
-deps: deps-build deps-test deps-bench ## install missing Debian packages (libseccomp-dev, busybox-static, runc, containerd, podman, hyperfine)
+deps: deps-build deps-test deps-bench ## install missing Debian packages (libseccomp-dev, busybox-static, runc, containerd, podman, hyperfine, bubblewrap)
 
 test: deps-build deps-test build lint unit integration ## vet, unit tests, then root integration tests
 
