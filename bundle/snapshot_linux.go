@@ -194,9 +194,18 @@ func replaceUpperFrom(stateDir, dstID, from string, opts CopyOptions) (CopyStats
 		os.RemoveAll(next)
 		return st, fmt.Errorf("swapping in the new upper layer: %w", err)
 	}
+	// The old layer is deleted in the background: freeing a large layer's
+	// blocks takes about as long as copying them, and nothing needs to
+	// wait for it. A crash leaves a trash-* directory, deleted with the
+	// sandbox.
+	trash := filepath.Join(dir, fmt.Sprintf("trash-%d", time.Now().UnixNano()))
+	if err := os.Rename(next, trash); err != nil {
+		return st, err
+	}
+	go os.RemoveAll(trash)
 	// overlayfs keeps state in its work directories; start them afresh.
 	work := filepath.Join(dir, "work")
-	if err := errors.Join(os.RemoveAll(next), os.RemoveAll(work)); err != nil {
+	if err := os.RemoveAll(work); err != nil {
 		return st, err
 	}
 	return st, os.Mkdir(work, 0o700)
