@@ -31,6 +31,11 @@ grep -q '"/bin/true"' "$bundle/config.json" || { echo "bench: could not set args
 median_ms() { # file.json index
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.2f" % (r["median"]*1000))' "$1" "$2"
 }
+# gobench_median_ms LOG NAME: the median ns/op of benchmark NAME in a
+# `go test -bench -count N` log, in ms.
+gobench_median_ms() { # log benchmark-name
+	awk -v n="$2" '$1 ~ "^"n"-" {print $3/1e6}' "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
+}
 row() { # name json
 	local a p
 	a=$(median_ms "$2" 0); p=$(median_ms "$2" 1)

@@ -2,9 +2,6 @@
 # default-base sandbox, agentd run /bin/true, remove) against Debian's
 # `runc run` of the same kind of bundle; both are Go benchmarks in
 # integration/, interleaved in one `go test` run, medians of the counts.
-gobench_median_ms() { # log benchmark-name
-	awk -v n="$2" '$1 ~ "^"n"-" {print $3/1e6}' "$1" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
-}
 log=$work/container-bench.log
 AGENTD_BIN=$agentd go test -tags 'seccomp urfave_cli_no_docs integration' -run '^$' \
 	-bench '^Benchmark(SandboxBundle|RuncSameBundle)$' -benchtime "${runs}x" -count 5 ./integration/ >"$log"
