@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -132,5 +133,54 @@ func TestSnapshotDiskFull(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(b.Rootfs, "tmp/big")); err != nil || len(data) != len(big) {
 		t.Errorf("the sandbox's data changed after a failed snapshot: %d bytes, %v", len(data), err)
+	}
+}
+
+// TestRestoreDiskFull runs out of space while restoring: the copy fails and
+// the sandbox's current upper layer is kept as it was.
+func TestRestoreDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for tmpfs and overlay mounts")
+	}
+	state := t.TempDir()
+	if err := unix.Mount("tmpfs", state, "tmpfs", 0, "size=24m"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(state, unix.MNT_DETACH)
+	spec := &Spec{}
+	b, err := Materialize(state, "full", spec, []string{"true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Remove(state, "full")
+	write := func(name string, size int) []byte {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		if err := os.WriteFile(filepath.Join(b.Rootfs, "tmp", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	write("old", 7<<20)
+	if _, err := Snapshot(state, "full", "s1", CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	current := write("current", 8<<20) // now ~2 MiB free: a 7 MiB restore cannot fit
+	if err := Unmount(state, "full"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReplaceUpper(state, "full", "s1", "full", CopyOptions{}); !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("restore onto a full disk: %v, want ENOSPC", err)
+	}
+	if _, err := Remount(state, "full", spec); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(b.Rootfs, "tmp/current")); err != nil || !bytes.Equal(data, current) {
+		t.Errorf("after a failed restore the current files changed: %d bytes, %v", len(data), err)
+	}
+	if _, err := os.Stat(filepath.Join(b.Dir, "upper.next")); !os.IsNotExist(err) {
+		t.Errorf("a failed restore left its partial copy: %v", err)
 	}
 }
