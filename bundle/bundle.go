@@ -44,6 +44,10 @@ type Layer struct {
 	Work   string // overlayfs work directory, under Bundle.Work
 }
 
+// CgroupParent is the cgroup under which container sandboxes get their own
+// (CgroupParent/<id>, in every v1 hierarchy or in the v2 tree).
+const CgroupParent = "/agentd"
+
 // sandboxesDir is the directory under the state directory holding one
 // directory per sandbox.
 const sandboxesDir = "sandboxes"

@@ -56,6 +56,9 @@ func Materialize(stateDir, id string, spec *Spec, args []string) (_ *Bundle, ret
 	if err != nil {
 		return nil, err
 	}
+	// Sandboxes' cgroups sit under one parent, apart from OCI containers
+	// (whose default is /<id>) and from native sandboxes (/agentd-native).
+	conf.Linux.CgroupsPath = CgroupParent + "/" + id
 	if err := os.MkdirAll(filepath.Join(stateDir, sandboxesDir), 0o700); err != nil {
 		return nil, fmt.Errorf("creating state dir: %w", err)
 	}
