@@ -51,6 +51,19 @@ func busyboxRootfs(t testing.TB) string {
 	return busyboxDir
 }
 
+// removeBusyboxRootfs deletes the rootfs busyboxRootfs built, after all
+// tests, unless something is still mounted on it.
+func removeBusyboxRootfs() {
+	if busyboxDir == "" {
+		return
+	}
+	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(data), busyboxDir) {
+		fmt.Fprintf(os.Stderr, "not removing %s: still mounted\n", busyboxDir)
+		return
+	}
+	_ = os.RemoveAll(filepath.Dir(busyboxDir))
+}
+
 func buildBusyboxRootfs() (string, error) {
 	src := "/bin/busybox"
 	if _, err := os.Stat(src); err != nil {

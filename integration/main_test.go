@@ -28,5 +28,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration tests need root: skipping all")
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBusyboxRootfs()
+	os.Exit(code)
 }
