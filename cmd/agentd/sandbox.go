@@ -93,6 +93,22 @@ func writeJSON(c *cli.Context, v any) error {
 
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON for programs instead of a table"}
 
+// clientAction is sandboxAction for a subcommand that takes between min and
+// max arguments (max < 0: no limit) and talks to the daemon: fn gets the
+// client, the daemon started on demand.
+func clientAction(min, max int, fn func(c *cli.Context, cl *client.Client) error) cli.ActionFunc {
+	return sandboxAction(func(c *cli.Context) error {
+		if err := sandboxArgs(c, min, max); err != nil {
+			return err
+		}
+		cl, err := sandboxClient(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, cl)
+	})
+}
+
 // sandboxAction wraps a subcommand's work so that every error exits 125
 // unless it carries its own code.
 func sandboxAction(fn func(c *cli.Context) error) cli.ActionFunc {

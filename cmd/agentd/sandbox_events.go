@@ -11,6 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agentd/agentd/supervisor/client"
+
 	"github.com/agentd/agentd/supervisor"
 )
 
@@ -20,18 +22,11 @@ var sandboxEventsCommand = &cli.Command{
 	ArgsUsage:    " ",
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 0, 0); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(0, 0, func(c *cli.Context, cl *client.Client) error {
 		ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		enc := json.NewEncoder(c.App.Writer)
-		err = cl.Events(ctx, func(e supervisor.Event) error {
+		err := cl.Events(ctx, func(e supervisor.Event) error {
 			if c.Bool("json") {
 				return enc.Encode(e)
 			}

@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/agentd/agentd/supervisor/client"
 )
 
 var sandboxInspectCommand = &cli.Command{
@@ -15,14 +17,7 @@ var sandboxInspectCommand = &cli.Command{
 	ArgsUsage:    "ID",
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 1, 1); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(1, 1, func(c *cli.Context, cl *client.Client) error {
 		info, err := cl.Inspect(c.Context, c.Args().First())
 		if err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agentd/agentd/supervisor/client"
+
 	"github.com/agentd/agentd/supervisor"
 )
 
@@ -18,14 +20,7 @@ var sandboxLsCommand = &cli.Command{
 	OnUsageError: sandboxUsageError,
 	Flags: []cli.Flag{jsonFlag,
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print ids only"}},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 0, 0); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(0, 0, func(c *cli.Context, cl *client.Client) error {
 		list, err := cl.List(c.Context)
 		if err != nil {
 			return err

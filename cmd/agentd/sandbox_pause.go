@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/agentd/agentd/supervisor/client"
 )
 
 var sandboxPauseCommand = &cli.Command{
@@ -11,14 +13,7 @@ var sandboxPauseCommand = &cli.Command{
 	Usage:        "freeze every process of a sandbox",
 	ArgsUsage:    "ID",
 	OnUsageError: sandboxUsageError,
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 1, 1); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(1, 1, func(c *cli.Context, cl *client.Client) error {
 		info, err := cl.Pause(c.Context, c.Args().First())
 		if err != nil {
 			return err

@@ -5,6 +5,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/agentd/agentd/supervisor/client"
 )
 
 var sandboxProbeCommand = &cli.Command{
@@ -13,14 +15,7 @@ var sandboxProbeCommand = &cli.Command{
 	ArgsUsage:    " ",
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 0, 0); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(0, 0, func(c *cli.Context, cl *client.Client) error {
 		caps, err := cl.Probe(c.Context)
 		if err != nil {
 			return err

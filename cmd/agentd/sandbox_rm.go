@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/agentd/agentd/supervisor/client"
 )
 
 var sandboxRmCommand = &cli.Command{
@@ -15,14 +17,7 @@ var sandboxRmCommand = &cli.Command{
 	OnUsageError: sandboxUsageError,
 	Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"},
 		Usage: "kill running commands first"}},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 1, -1); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(1, -1, func(c *cli.Context, cl *client.Client) error {
 		// Remove every one that can be removed; report the others.
 		var errs []error
 		for _, ref := range c.Args().Slice() {

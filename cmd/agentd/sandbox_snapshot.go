@@ -9,6 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agentd/agentd/supervisor/client"
+
 	"github.com/agentd/agentd/bundle"
 	"github.com/agentd/agentd/supervisor"
 )
@@ -24,14 +26,7 @@ leaves a half snapshot. "agentd sandbox snapshot rm ID NAME" deletes one.`,
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag},
 	Subcommands:  []*cli.Command{sandboxSnapshotRmCommand},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 2, 2); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(2, 2, func(c *cli.Context, cl *client.Client) error {
 		p := newCopyProgress(c)
 		res, err := cl.Snapshot(c.Context, c.Args().Get(0), c.Args().Get(1), p.report())
 		p.done()
@@ -52,14 +47,7 @@ var sandboxSnapshotRmCommand = &cli.Command{
 	Usage:        "delete snapshot NAME of a sandbox",
 	ArgsUsage:    "ID NAME",
 	OnUsageError: sandboxUsageError,
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 2, 2); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(2, 2, func(c *cli.Context, cl *client.Client) error {
 		return cl.RemoveSnapshot(c.Context, c.Args().Get(0), c.Args().Get(1))
 	}),
 }
@@ -70,14 +58,7 @@ var sandboxSnapshotsCommand = &cli.Command{
 	ArgsUsage:    "ID",
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 1, 1); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(1, 1, func(c *cli.Context, cl *client.Client) error {
 		list, err := cl.Snapshots(c.Context, c.Args().First())
 		if err != nil {
 			return err
@@ -107,14 +88,7 @@ deleted and changed files are back as they were. If the copy fails (a full
 disk) the sandbox restarts on its old files.`,
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 2, 2); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(2, 2, func(c *cli.Context, cl *client.Client) error {
 		p := newCopyProgress(c)
 		res, err := cl.Restore(c.Context, c.Args().Get(0), c.Args().Get(1), p.report())
 		p.done()
@@ -134,14 +108,7 @@ one as the source's files now (the source is frozen during the copy). Prints
 the new sandbox's id. The two then change independently.`,
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag, &cli.StringFlag{Name: "name", Usage: "name of the new sandbox"}},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 1, 1); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(1, 1, func(c *cli.Context, cl *client.Client) error {
 		ref, snap, _ := strings.Cut(c.Args().First(), ":")
 		p := newCopyProgress(c)
 		res, err := cl.Fork(c.Context, ref, supervisor.ForkRequest{Snapshot: snap, Name: c.String("name")}, p.report())

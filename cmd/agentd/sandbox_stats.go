@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/agentd/agentd/supervisor/client"
 )
 
 var sandboxStatsCommand = &cli.Command{
@@ -14,14 +16,7 @@ var sandboxStatsCommand = &cli.Command{
 	ArgsUsage:    "ID",
 	OnUsageError: sandboxUsageError,
 	Flags:        []cli.Flag{jsonFlag},
-	Action: sandboxAction(func(c *cli.Context) error {
-		if err := sandboxArgs(c, 1, 1); err != nil {
-			return err
-		}
-		cl, err := sandboxClient(c)
-		if err != nil {
-			return err
-		}
+	Action: clientAction(1, 1, func(c *cli.Context, cl *client.Client) error {
 		st, err := cl.Stats(c.Context, c.Args().First())
 		if err != nil {
 			return err
