@@ -140,7 +140,7 @@ func (s *Supervisor) startExec(ctx context.Context, b *box, req *ExecRequest, ei
 	sess := &session{info: info, proc: proc}
 	b.execs[info.ID] = sess
 	b.rec.Execs = append(b.rec.Execs, info)
-	if err := s.store.save(&b.rec); err != nil {
+	if err := s.store.saveExecs(&b.rec); err != nil {
 		s.log.Error("saving exec start", "id", b.rec.ID, "err", err)
 	}
 	s.publish(Event{Type: EventExecStart, Sandbox: b.rec.ID, Exec: &info})
@@ -182,7 +182,7 @@ func (s *Supervisor) waitExec(ctx context.Context, b *box, sess *session, timeou
 	b.rec.Execs = slices.DeleteFunc(b.rec.Execs, func(e ExecInfo) bool { return e.ID == sess.info.ID })
 	// A sandbox being removed has no state file to update.
 	if b.rec.State != Removing {
-		if err := s.store.save(&b.rec); err != nil {
+		if err := s.store.saveExecs(&b.rec); err != nil {
 			s.log.Error("saving exec exit", "id", b.rec.ID, "err", err)
 		}
 	}

@@ -152,8 +152,20 @@ func (s *store) recoverJournals() error {
 	return nil
 }
 
-// save writes rec's state.json.
+// save writes rec's state.json, durably.
 func (s *store) save(rec *record) error {
+	return s.write(rec, bundle.WriteFileAtomic)
+}
+
+// saveExecs writes rec's state.json after an exec started or ended: atomic
+// but not fsynced, since after a power loss no exec can still be running
+// and a daemon crash keeps the page cache. Four fsyncs per exec cost more
+// than a short command.
+func (s *store) saveExecs(rec *record) error {
+	return s.write(rec, bundle.ReplaceFile)
+}
+
+func (s *store) write(rec *record, writeFile func(string, []byte, fs.FileMode) error) error {
 	dir, err := s.path(rec.ID)
 	if err != nil {
 		return err
@@ -162,7 +174,7 @@ func (s *store) save(rec *record) error {
 	if err != nil {
 		return err
 	}
-	return bundle.WriteFileAtomic(filepath.Join(dir, "state.json"), data, 0o600)
+	return writeFile(filepath.Join(dir, "state.json"), data, 0o600)
 }
 
 // remove deletes the sandbox's directory and journal; missing ones are not
