@@ -135,17 +135,6 @@ func hostSleeper(t *testing.T, dir string) *exec.Cmd {
 	return cmd
 }
 
-// waitGone polls until pid is gone or a zombie; it reports false at the
-// deadline.
-func waitGone(pid int, d time.Duration) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if !processAlive(pid) {
-			return true
-		}
-	}
-	return !processAlive(pid)
-}
-
 // buildProbe compiles native/testdata/probe (the raw syscalls a hostile
 // command would make) into dir, readable and executable by the sandbox user.
 func buildProbe(t *testing.T, dir string) string {
@@ -426,7 +415,7 @@ func TestNativeTimeoutKillsDoubleForkedChild(t *testing.T) {
 	must(t, err)
 	var gc int
 	fmt.Sscan(string(data), &gc)
-	if gc == 0 || !waitGone(gc, 5*time.Second) {
+	if gc == 0 || !waitFor(5*time.Second, func() bool { return !processAlive(gc) }) {
 		t.Fatalf("the double-forked setsid grandchild %d survived the timeout", gc)
 	}
 	cg := strings.SplitN(res.Enforced.Cgroup, ":", 2)[1]
@@ -463,7 +452,7 @@ func TestNativeCancelKillsTree(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || res == nil || res.Signal != syscall.SIGKILL {
 		t.Errorf("after cancel: %+v, %v; want killed and context.Canceled", res, err)
 	}
-	if !waitGone(bg, 5*time.Second) {
+	if !waitFor(5*time.Second, func() bool { return !processAlive(bg) }) {
 		t.Errorf("background child %d survived the cancel", bg)
 	}
 	// The sandbox itself lives on.

@@ -137,7 +137,7 @@ func (e *sandboxEnv) cleanup() {
 	}
 	if pid := e.daemonPid(); pid != 0 {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
-		if !sbWaitGone(pid, 10*time.Second) {
+		if !waitFor(10*time.Second, func() bool { return !processAlive(pid) }) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("cleanup: the daemon ignored SIGTERM")
 		}
@@ -157,18 +157,6 @@ func (e *sandboxEnv) cleanup() {
 func sbHasSandboxes(state string) bool {
 	ents, _ := os.ReadDir(filepath.Join(state, "sandboxes"))
 	return len(ents) > 0
-}
-
-// waitGone waits for pid to exit (or become a zombie).
-func sbWaitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if st, _ := sbProcState(pid); st == 0 || st == 'Z' {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
 }
 
 // procState returns the state letter and parent of pid (0 if gone).

@@ -145,7 +145,9 @@ func TestSandboxRmKillsEverything(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer bg.Process.Kill()
-			sbWaitFor(t, func() bool { return sbExactProcs("sleep "+n) >= 2 }) // the sleep and its setsid twin
+			if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) >= 2 }) { // the sleep and its setsid twin
+				t.Fatal("the sleep and its setsid twin never both ran")
+			}
 			if r := e.sb("", "rm", id); r.code != 125 || !strings.Contains(r.stderr, "running command") {
 				t.Fatalf("rm with a running exec: %d %q", r.code, r.stderr)
 			}
@@ -240,7 +242,9 @@ func TestSandboxDaemonKill9Restart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bg.Process.Kill()
-	sbWaitFor(t, func() bool { return sbExactProcs("sleep "+n) >= 2 }) // the sleep and its setsid twin
+	if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) >= 2 }) { // the sleep and its setsid twin
+		t.Fatal("the sleep and its setsid twin never both ran")
+	}
 	pid := e.daemonPid()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -449,16 +453,5 @@ func TestSandboxProbeAndSocket(t *testing.T) {
 	}
 	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v", st.Mode())
-	}
-}
-
-func sbWaitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
