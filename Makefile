@@ -10,7 +10,7 @@ DEB_BUILD := libseccomp-dev pkg-config
 DEB_TEST  := busybox-static runc
 # The real OCI clients the integration tests drive agentd (and runc) with.
 DEB_CLIENTS := containerd podman
-DEB_BENCH := hyperfine bubblewrap
+DEB_BENCH := hyperfine bubblewrap python3
 GOFLAGS_TEST ?= -count=1
 
 .PHONY: all build deps deps-build deps-test deps-bench test unit integration bench demo lint help clean

@@ -3,7 +3,9 @@
 package integration
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -53,5 +55,26 @@ func TestOCIHooks(t *testing.T) {
 		if st.ID != "h1" || st.Status != status || st.Bundle != b {
 			t.Errorf("%s: state %+v, want id h1, status %q, bundle %s", name, st, status, b)
 		}
+	}
+}
+
+// TestOCIPoststartFailureWarns: a failing poststart hook only logs a
+// warning (runtime.md); the container keeps running.
+func TestOCIPoststartFailureWarns(t *testing.T) {
+	e := newOCIEnv(t)
+	b := e.bundle(sleeper, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/false"}}}
+	})
+	log := filepath.Join(t.TempDir(), "log")
+	e.ok("create", "--bundle", b, "ps1")
+	if r := e.run("", "--log", log, "start", "ps1"); r.code != 0 {
+		t.Fatalf("start with a failing poststart hook: exit %d, %s", r.code, r.stderr)
+	}
+	if got := e.state("ps1").Status; got != specs.StateRunning {
+		t.Errorf("status %q after a failing poststart hook, want running", got)
+	}
+	data, _ := os.ReadFile(log)
+	if !strings.Contains(string(data), "level=warning") || !strings.Contains(string(data), "poststart hook") {
+		t.Errorf("no warning about the hook in the log:\n%s", data)
 	}
 }

@@ -3,10 +3,12 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -210,5 +212,48 @@ func TestOCIEventsAndUpdate(t *testing.T) {
 	}
 	if msg := e.fails("update", "--memory", "lots", "u1"); !strings.Contains(msg, "size") {
 		t.Errorf("bad --memory: %q", msg)
+	}
+}
+
+// TestOCIEventsOOM follows `agentd events` while a process in the container
+// allocates past its memory limit: an "oom" event must come.
+func TestOCIEventsOOM(t *testing.T) {
+	e := newOCIEnv(t)
+	limit := int64(16 << 20)
+	e.ok("run", "-d", "--bundle", e.bundle(sleeper, func(s *specs.Spec) {
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	}), "oom1")
+	ev := exec.Command(e.bin, "--root", e.root, "events", "--interval", "1h", "oom1")
+	out, err := ev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ev.Process.Kill(); _ = ev.Wait() }()
+	lines := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// Allocate until the OOM killer strikes, until an event comes (the
+	// events command may not be listening yet when the first kill happens).
+	deadline := time.After(60 * time.Second)
+	for {
+		e.run("", "exec", "oom1", "sh", "-c", `x=$(head -c 67108864 /dev/zero | tr '\0' a)`)
+		select {
+		case l := <-lines:
+			if !strings.Contains(l, `"type":"oom"`) || !strings.Contains(l, `"id":"oom1"`) {
+				t.Fatalf("event %q, want an oom event of oom1", l)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no oom event")
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
