@@ -149,14 +149,7 @@ func TestCopyTreeKeepsEverything(t *testing.T) {
 }
 
 func TestCopyTreeFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	mnt := smallTmpfs(t, "1m")
 	src := t.TempDir()
 	big := bytes.Repeat([]byte("x"), 3<<20)
 	if err := os.WriteFile(filepath.Join(src, "big"), big, 0o644); err != nil {
@@ -192,6 +185,21 @@ func BenchmarkCpA(b *testing.B) {
 		}
 		os.RemoveAll(dst)
 	}
+}
+
+// smallTmpfs mounts a tmpfs of size on a temporary directory, unmounted when
+// the test ends: a disk that fills up. It needs root.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
 }
 
 // settle flushes dirty pages, outside the timing, so that every timed copy

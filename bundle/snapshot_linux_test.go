@@ -100,14 +100,7 @@ func TestSnapshotRestore(t *testing.T) {
 // half snapshot is listed, and a restore that runs out of space keeps the
 // old upper layer.
 func TestSnapshotDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for tmpfs and overlay mounts")
-	}
-	state := t.TempDir()
-	if err := unix.Mount("tmpfs", state, "tmpfs", 0, "size=24m"); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(state, unix.MNT_DETACH)
+	state := smallTmpfs(t, "24m")
 	b, err := Materialize(state, "full", &Spec{}, []string{"true"})
 	if err != nil {
 		t.Fatal(err)
@@ -139,14 +132,7 @@ func TestSnapshotDiskFull(t *testing.T) {
 // TestRestoreDiskFull runs out of space while restoring: the copy fails and
 // the sandbox's current upper layer is kept as it was.
 func TestRestoreDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for tmpfs and overlay mounts")
-	}
-	state := t.TempDir()
-	if err := unix.Mount("tmpfs", state, "tmpfs", 0, "size=24m"); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(state, unix.MNT_DETACH)
+	state := smallTmpfs(t, "24m")
 	spec := &Spec{}
 	b, err := Materialize(state, "full", spec, []string{"true"})
 	if err != nil {
