@@ -6,7 +6,7 @@ TAGS      ?= seccomp urfave_cli_no_docs
 BIN       := bin/agentd
 # Debian packages the build, the tests and the benchmarks need; `make deps`
 # installs the missing ones (and only those).
-DEB_BUILD := libseccomp-dev pkg-config
+DEB_BUILD := gcc libc6-dev libseccomp-dev pkg-config
 DEB_TEST  := busybox-static runc
 # The real OCI clients the integration tests drive agentd (and runc) with.
 DEB_CLIENTS := containerd podman
