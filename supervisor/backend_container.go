@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -127,12 +128,31 @@ func readSpecFile(stateDir, id string) (*bundle.Spec, error) {
 type containerSandbox struct {
 	b  *containerBackend
 	id string
+
+	mu   sync.Mutex
+	base *specs.Process // the process of config.json, read once
+}
+
+// baseProcess is the process of the sandbox's config.json, which never
+// changes while the sandbox exists (a restore or restart keeps the bundle),
+// so it is read once rather than for every exec.
+func (s *containerSandbox) baseProcess() (*specs.Process, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.base == nil {
+		p, err := s.b.rt.ProcessFromBundle(s.id)
+		if err != nil {
+			return nil, runtimeErr(err)
+		}
+		s.base = p
+	}
+	return s.base, nil
 }
 
 func (s *containerSandbox) Exec(ctx context.Context, cfg *ExecConfig) (_ Process, retErr error) {
-	base, err := s.b.rt.ProcessFromBundle(s.id)
+	base, err := s.baseProcess()
 	if err != nil {
-		return nil, runtimeErr(err)
+		return nil, err
 	}
 	p := execProcess(base, cfg)
 	stdin := cfg.Stdin
