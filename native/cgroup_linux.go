@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/cgroups/v3/cgroup1"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,7 +60,9 @@ type cgroup interface {
 // usable v1 controllers), 2, or 0 for none.
 type hierarchy struct {
 	version int
-	v1      []cgroup1.Subsystem
+	// v1 maps each usable v1 controller to its mount point, e.g. "cpu" to
+	// /sys/fs/cgroup/cpu,cpuacct.
+	v1 map[string]string
 }
 
 // newCgroup makes the cgroup of sandbox id with the limits of st. On v1 it
@@ -70,13 +72,13 @@ func newCgroup(h hierarchy, id string, st *settings, controllers []string) (cgro
 	rel := cgroupParent + "/" + id
 	switch h.version {
 	case 1:
-		subsys := h.v1
+		mounts := maps.Clone(h.v1)
 		if controllers != nil {
-			subsys = slices.DeleteFunc(slices.Clone(subsys), func(s cgroup1.Subsystem) bool {
-				return !slices.Contains(controllers, string(s.Name()))
+			maps.DeleteFunc(mounts, func(name, _ string) bool {
+				return !slices.Contains(controllers, name)
 			})
 		}
-		return newCgroupV1(rel, st, subsys)
+		return newCgroupV1(rel, st, mounts)
 	case 2:
 		return newCgroupV2(rel, st)
 	}

@@ -11,111 +11,145 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/cgroups/v3/cgroup1"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/fs"
 )
 
 // cgroupV1 is a cgroup in the v1 hierarchies (legacy and hybrid hosts): one
 // directory per controller.
 type cgroupV1 struct {
-	rel    string
-	cg     cgroup1.Cgroup
-	paths  map[string]string // controller -> absolute directory
-	subsys []cgroup1.Subsystem
+	rel   string
+	paths map[string]string // controller -> absolute directory
+	m     *fs.Manager
 }
 
-// v1Hierarchy is the mounted subset of the controllers the backend uses.
-func v1Hierarchy() ([]cgroup1.Subsystem, error) {
-	all, err := cgroup1.Default()
-	if err != nil {
-		return nil, err
-	}
-	var out []cgroup1.Subsystem
-	for _, s := range all {
-		if slices.Contains(wantedControllers, string(s.Name())) {
-			out = append(out, s)
+// v1Hierarchy is the mounted subset of the controllers the backend uses,
+// each with its mount point (co-mounted controllers share one, e.g.
+// /sys/fs/cgroup/cpu,cpuacct).
+func v1Hierarchy() (map[string]string, error) {
+	mounts := map[string]string{}
+	for _, name := range wantedControllers {
+		mnt, err := cgroups.FindCgroupMountpoint("", name)
+		if err != nil {
+			if cgroups.IsNotFound(err) {
+				continue
+			}
+			return nil, err
 		}
+		mounts[name] = mnt
 	}
-	return out, nil
+	return mounts, nil
 }
 
-// newCgroupV1 makes cgroup rel in the hierarchies of subsys.
-func newCgroupV1(rel string, st *settings, subsys []cgroup1.Subsystem) (*cgroupV1, error) {
-	cg, err := cgroup1.New(cgroup1.StaticPath(rel), v1Resources(st, subsys), cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return subsys, nil }))
+// v1Paths are the directories of cgroup rel in the controllers of mounts.
+func v1Paths(mounts map[string]string, rel string) map[string]string {
+	paths := make(map[string]string, len(mounts))
+	for name, mnt := range mounts {
+		paths[name] = filepath.Join(mnt, rel)
+	}
+	return paths
+}
+
+// newV1Manager is a manager of exactly paths: given no paths, the fs
+// manager would join every mounted controller.
+func newV1Manager(rel string, paths map[string]string, r *cgroups.Resources) (*fs.Manager, error) {
+	return fs.NewManager(&cgroups.Cgroup{Path: rel, Resources: r}, paths)
+}
+
+// newCgroupV1 makes cgroup rel in the controllers of mounts.
+func newCgroupV1(rel string, st *settings, mounts map[string]string) (*cgroupV1, error) {
+	c := &cgroupV1{rel: rel, paths: v1Paths(mounts, rel)}
+	r := v1Resources(st, mounts)
+	m, err := newV1Manager(rel, c.paths, r)
+	if err == nil {
+		err = m.Apply(-1) // makes the directories, adds no process
+	}
+	if err == nil {
+		err = setV1(c.paths, r)
+	}
 	if err != nil {
-		// New may have made the directories of some controllers.
-		_ = removeCgroup(wrapV1(rel, nil, subsys))
+		// Apply may have made the directories of some controllers.
+		_ = removeCgroup(c)
 		return nil, fmt.Errorf("creating cgroup v1:%s: %w", rel, err)
 	}
-	return wrapV1(rel, cg, subsys), nil
+	c.m = m
+	return c, nil
 }
 
-func loadCgroupV1(rel string, subsys []cgroup1.Subsystem) (*cgroupV1, error) {
-	for _, s := range subsys {
-		if _, err := os.Stat(subsysPath(s, rel)); err != nil {
+func loadCgroupV1(rel string, mounts map[string]string) (*cgroupV1, error) {
+	c := &cgroupV1{rel: rel, paths: v1Paths(mounts, rel)}
+	for _, p := range c.paths {
+		if _, err := os.Stat(p); err != nil {
 			return nil, err // gone in one controller: make it again
 		}
 	}
-	cg, err := cgroup1.Load(cgroup1.StaticPath(rel), cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return subsys, nil }))
+	m, err := newV1Manager(rel, c.paths, &cgroups.Resources{SkipDevices: true})
 	if err != nil {
 		return nil, err
 	}
-	return wrapV1(rel, cg, subsys), nil
-}
-
-func wrapV1(rel string, cg cgroup1.Cgroup, subsys []cgroup1.Subsystem) *cgroupV1 {
-	c := &cgroupV1{rel: rel, cg: cg, paths: map[string]string{}, subsys: subsys}
-	for _, s := range subsys {
-		c.paths[string(s.Name())] = subsysPath(s, rel)
-	}
-	return c
-}
-
-// subsysPath is the directory of cgroup rel in controller s.
-func subsysPath(s cgroup1.Subsystem, rel string) string {
-	if p, ok := s.(interface{ Path(string) string }); ok {
-		return p.Path(rel)
-	}
-	return ""
+	c.m = m
+	return c, nil
 }
 
 // v1Resources are the limits of st. Swap is limited to the memory limit
 // (no swap at all) where the kernel accounts it, or the memory limit would
 // only push the sandbox into swap.
-func v1Resources(st *settings, subsys []cgroup1.Subsystem) *specs.LinuxResources {
-	mem, pids := st.Memory, st.Pids
-	r := &specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Limit: &mem},
-		Pids:   &specs.LinuxPids{Limit: &pids},
-	}
-	for _, s := range subsys {
-		if s.Name() != cgroup1.Memory {
-			continue
-		}
-		root := filepath.Dir(subsysPath(s, "/x"))
-		if _, err := os.Stat(filepath.Join(root, "memory.memsw.limit_in_bytes")); err == nil {
-			swap := mem
-			r.Memory.Swap = &swap
+func v1Resources(st *settings, mounts map[string]string) *cgroups.Resources {
+	pids := st.Pids
+	r := &cgroups.Resources{Memory: st.Memory, PidsLimit: &pids, SkipDevices: true}
+	if mnt, ok := mounts["memory"]; ok {
+		if _, err := os.Stat(filepath.Join(mnt, "memory.memsw.limit_in_bytes")); err == nil {
+			r.MemorySwap = st.Memory
 		}
 	}
 	if st.Cpus > 0 {
-		quota, period := int64(st.Cpus*cpuPeriodUs), uint64(cpuPeriodUs)
-		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+		r.CpuQuota, r.CpuPeriod = int64(st.Cpus*cpuPeriodUs), cpuPeriodUs
 	}
 	return r
+}
+
+// setV1 writes the limits of r in the controllers of paths that have any.
+// It calls the library's controllers one by one rather than fs.Manager.Set,
+// which visits every controller, joined or not, and would leave state in
+// the controllers the container backend's managers share (blkio caches the
+// names of its weight files from the first path it sees, even "").
+func setV1(paths map[string]string, r *cgroups.Resources) error {
+	for _, s := range []struct {
+		name string
+		set  func(string, *cgroups.Resources) error
+	}{
+		{"memory", (&fs.MemoryGroup{}).Set},
+		{"pids", (&fs.PidsGroup{}).Set},
+		{"cpu", (&fs.CpuGroup{}).Set},
+	} {
+		if p, ok := paths[s.name]; ok {
+			if err := s.set(p, r); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (c *cgroupV1) name() string { return "v1:" + c.rel }
 
 func (c *cgroupV1) child(id string) (cgroup, error) {
-	cg, err := c.cg.New(id, &specs.LinuxResources{})
+	ch := &cgroupV1{rel: c.rel + "/" + id, paths: map[string]string{}}
+	for name, p := range c.paths {
+		ch.paths[name] = filepath.Join(p, id)
+	}
+	m, err := newV1Manager(ch.rel, ch.paths, &cgroups.Resources{SkipDevices: true})
+	if err == nil {
+		err = m.Apply(-1)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("creating cgroup %s/%s: %w", c.name(), id, err)
 	}
-	return wrapV1(c.rel+"/"+id, cg, c.subsys), nil
+	ch.m = m
+	return ch, nil
 }
 
-func (c *cgroupV1) addProc(pid int) error { return c.cg.AddProc(uint64(pid)) }
+func (c *cgroupV1) addProc(pid int) error { return c.m.AddPid("", pid) }
 
 func (c *cgroupV1) procDir() string {
 	for _, n := range []string{"freezer", "pids", "memory"} {
@@ -155,19 +189,17 @@ func (c *cgroupV1) isFrozen() (bool, error) {
 func (c *cgroupV1) killFile() string { return "" }
 
 func (c *cgroupV1) stats() (*Stats, error) {
-	m, err := c.cg.Stat(cgroup1.IgnoreNotExist)
+	m, err := c.m.Stats(&cgroups.StatsOptions{Controllers: cgroups.Memory | cgroups.CPU | cgroups.Pids})
 	if err != nil {
 		return nil, err
 	}
-	s := &Stats{}
-	if m.Memory != nil && m.Memory.Usage != nil {
-		s.MemoryBytes, s.MemoryPeakBytes, s.MemoryLimitBytes = m.Memory.Usage.Usage, m.Memory.Usage.Max, m.Memory.Usage.Limit
-	}
-	if m.CPU != nil && m.CPU.Usage != nil {
-		s.CPUTime = time.Duration(m.CPU.Usage.Total)
-	}
-	if m.Pids != nil {
-		s.Pids, s.PidsLimit = m.Pids.Current, m.Pids.Limit
+	s := &Stats{
+		MemoryBytes:      m.MemoryStats.Usage.Usage,
+		MemoryPeakBytes:  m.MemoryStats.Usage.MaxUsage,
+		MemoryLimitBytes: m.MemoryStats.Usage.Limit,
+		CPUTime:          time.Duration(m.CpuStats.CpuUsage.TotalUsage),
+		Pids:             m.PidsStats.Current,
+		PidsLimit:        m.PidsStats.Limit,
 	}
 	s.Paused, _ = c.isFrozen()
 	return s, nil
@@ -178,13 +210,16 @@ func (c *cgroupV1) oomKills() (uint64, error) {
 	if !ok {
 		return 0, errors.New("no v1 memory controller")
 	}
-	return readKeyValue(filepath.Join(p, "memory.oom_control"), "oom_kill")
+	return fs.OOMKillCount(p)
 }
 
+// dirs are the cgroup's directories, once each: co-mounted controllers
+// (cpu,cpuacct) share one.
 func (c *cgroupV1) dirs() []string {
 	var out []string
 	for _, p := range c.paths {
 		out = append(out, p)
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }

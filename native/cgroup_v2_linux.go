@@ -8,22 +8,38 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/containerd/cgroups/v3/cgroup2"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/fs2"
 )
 
 // cgroupV2 is a cgroup in the unified (v2) hierarchy.
 type cgroupV2 struct {
 	rel string
 	dir string
-	m   *cgroup2.Manager
+	m   *fs2.Manager
 }
 
+func newV2Manager(rel, dir string, r *cgroups.Resources) (*fs2.Manager, error) {
+	return fs2.NewManager(&cgroups.Cgroup{Path: rel, Resources: r}, dir)
+}
+
+// newCgroupV2 makes cgroup rel, with the controllers of the root enabled
+// in its ancestors, and writes the limits of st.
 func newCgroupV2(rel string, st *settings) (*cgroupV2, error) {
-	m, err := cgroup2.NewManager(cgroup2Mount, rel, v2Resources(st))
+	dir := filepath.Join(cgroup2Mount, rel)
+	r := v2Resources(st)
+	m, err := newV2Manager(rel, dir, r)
+	if err == nil {
+		err = m.Apply(-1) // makes the directory, adds no process
+	}
+	if err == nil {
+		err = m.Set(r)
+	}
 	if err != nil {
+		_ = os.Remove(dir)
 		return nil, fmt.Errorf("creating cgroup v2:%s: %w", rel, err)
 	}
-	return &cgroupV2{rel: rel, dir: filepath.Join(cgroup2Mount, rel), m: m}, nil
+	return &cgroupV2{rel: rel, dir: dir, m: m}, nil
 }
 
 func loadCgroupV2(rel string) (*cgroupV2, error) {
@@ -31,43 +47,43 @@ func loadCgroupV2(rel string) (*cgroupV2, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, err
 	}
-	m, err := cgroup2.Load(rel)
+	m, err := newV2Manager(rel, dir, &cgroups.Resources{SkipDevices: true})
 	if err != nil {
 		return nil, err
 	}
 	return &cgroupV2{rel: rel, dir: dir, m: m}, nil
 }
 
-// v2Resources are the limits of st; swap is off where the kernel accounts
-// it, so that the memory limit is a real one.
-func v2Resources(st *settings) *cgroup2.Resources {
-	mem := st.Memory
-	r := &cgroup2.Resources{
-		Memory: &cgroup2.Memory{Max: &mem},
-		Pids:   &cgroup2.Pids{Max: st.Pids},
-	}
-	if m, _ := filepath.Glob(filepath.Join(cgroup2Mount, "*", "memory.swap.max")); len(m) > 0 {
-		zero := int64(0)
-		r.Memory.Swap = &zero
-	}
+// v2Resources are the limits of st. Swap is off (memory.swap.max 0, which
+// the library skips where the kernel does not account swap), so that the
+// memory limit is a real one: memory+swap equal to memory means no swap.
+func v2Resources(st *settings) *cgroups.Resources {
+	pids := st.Pids
+	r := &cgroups.Resources{Memory: st.Memory, MemorySwap: st.Memory, PidsLimit: &pids, SkipDevices: true}
 	if st.Cpus > 0 {
-		quota, period := int64(st.Cpus*cpuPeriodUs), uint64(cpuPeriodUs)
-		r.CPU = &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)}
+		r.CpuQuota, r.CpuPeriod = int64(st.Cpus*cpuPeriodUs), cpuPeriodUs
 	}
 	return r
 }
 
 func (c *cgroupV2) name() string { return "v2:" + c.rel }
 
+// child makes the directory only: the sandbox's cgroup enables no
+// controller for its children, whose processes count against its limits.
 func (c *cgroupV2) child(id string) (cgroup, error) {
-	m, err := c.m.NewChild(id, nil)
+	ch := &cgroupV2{rel: c.rel + "/" + id, dir: filepath.Join(c.dir, id)}
+	m, err := newV2Manager(ch.rel, ch.dir, &cgroups.Resources{SkipDevices: true})
+	if err == nil {
+		err = os.MkdirAll(ch.dir, 0o755)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("creating cgroup %s/%s: %w", c.name(), id, err)
 	}
-	return &cgroupV2{rel: c.rel + "/" + id, dir: filepath.Join(c.dir, id), m: m}, nil
+	ch.m = m
+	return ch, nil
 }
 
-func (c *cgroupV2) addProc(pid int) error { return c.m.AddProc(uint64(pid)) }
+func (c *cgroupV2) addProc(pid int) error { return c.m.AddPid("", pid) }
 
 func (c *cgroupV2) procDir() string { return c.dir }
 
@@ -95,26 +111,22 @@ func (c *cgroupV2) killFile() string {
 }
 
 func (c *cgroupV2) stats() (*Stats, error) {
-	m, err := c.m.Stat()
+	m, err := c.m.Stats(&cgroups.StatsOptions{Controllers: cgroups.Memory | cgroups.CPU | cgroups.Pids})
 	if err != nil {
 		return nil, err
 	}
-	s := &Stats{}
-	if m.Memory != nil {
-		s.MemoryBytes, s.MemoryLimitBytes, s.MemoryPeakBytes = m.Memory.Usage, m.Memory.UsageLimit, m.Memory.MaxUsage
-	}
-	if m.CPU != nil {
-		s.CPUTime = time.Duration(m.CPU.UsageUsec) * time.Microsecond
-	}
-	if m.Pids != nil {
-		s.Pids, s.PidsLimit = m.Pids.Current, m.Pids.Limit
+	s := &Stats{
+		MemoryBytes:      m.MemoryStats.Usage.Usage,
+		MemoryPeakBytes:  m.MemoryStats.Usage.MaxUsage,
+		MemoryLimitBytes: m.MemoryStats.Usage.Limit,
+		CPUTime:          time.Duration(m.CpuStats.CpuUsage.TotalUsage),
+		Pids:             m.PidsStats.Current,
+		PidsLimit:        m.PidsStats.Limit,
 	}
 	s.Paused, _ = c.isFrozen()
 	return s, nil
 }
 
-func (c *cgroupV2) oomKills() (uint64, error) {
-	return readKeyValue(filepath.Join(c.dir, "memory.events"), "oom_kill")
-}
+func (c *cgroupV2) oomKills() (uint64, error) { return c.m.OOMKillCount() }
 
 func (c *cgroupV2) dirs() []string { return []string{c.dir} }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/containerd/cgroups/v3"
+	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,23 +68,24 @@ func seccompKernel() bool {
 // probeCgroups returns the cgroup mode, the hierarchy the backend uses
 // (hybrid hosts keep their controllers on v1) and its usable controllers.
 func probeCgroups() (mode string, h hierarchy, controllers []string) {
-	switch cgroups.Mode() {
-	case cgroups.Legacy:
-		mode, h.version = "legacy", 1
-	case cgroups.Hybrid:
-		mode, h.version = "hybrid", 1
-	case cgroups.Unified:
-		mode, h.version = "unified", 2
-	default:
+	var fsType unix.Statfs_t
+	switch {
+	case unix.Statfs(cgroup2Mount, &fsType) != nil: // nothing mounted there
 		return "unavailable", hierarchy{}, nil
+	case cgroups.IsCgroup2UnifiedMode():
+		mode, h.version = "unified", 2
+	case cgroups.IsCgroup2HybridMode():
+		mode, h.version = "hybrid", 1
+	default:
+		mode, h.version = "legacy", 1
 	}
 	if h.version == 1 {
 		var err error
 		if h.v1, err = v1Hierarchy(); err != nil {
 			return mode, hierarchy{}, nil
 		}
-		for _, s := range h.v1 {
-			controllers = append(controllers, string(s.Name()))
+		for name := range h.v1 {
+			controllers = append(controllers, name)
 		}
 	} else {
 		data, err := os.ReadFile(filepath.Join(cgroup2Mount, "cgroup.controllers"))
