@@ -25,6 +25,24 @@ warm=$(sb create)
 compare "sandbox exec /bin/true, warm container sandbox (peer: runc exec)" \
 	"$agentd sandbox --socket $sbdir/agentd.sock --no-autostart exec $warm -- /bin/true" \
 	"runc --root $rr exec warm /bin/true"
+# The same exec against runc doing the same work: a runc container made from
+# the sandbox's own config.json (its seccomp filter, which libcontainer and
+# runc compile for every process they start, mounts and rootfs).
+samecfg=$work/samecfg
+mkdir -p "$samecfg"
+python3 - "$sbdir/state/sandboxes/$warm" "$samecfg/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1] + "/config.json"))
+c["root"]["path"] = sys.argv[1] + "/rootfs"
+c["process"]["args"] = ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
+c["linux"]["cgroupsPath"] = "/agentd-bench-samecfg"
+json.dump(c, open(sys.argv[2], "w"))
+PY
+runc --root "$rr" run -d -b "$samecfg" samecfg </dev/null >/dev/null 2>&1
+compare "sandbox exec /bin/true, warm container sandbox (peer: runc exec, same config.json)" \
+	"$agentd sandbox --socket $sbdir/agentd.sock --no-autostart exec $warm -- /bin/true" \
+	"runc --root $rr exec samecfg /bin/true"
+runc --root "$rr" delete -f samecfg >/dev/null 2>&1 || true
 compare "sandbox run -- /bin/true, container backend (peer: runc run)" \
 	"$agentd sandbox --socket $sbdir/agentd.sock --no-autostart run -- /bin/true" \
 	"runc --root $rr run -b $bundle b3"
