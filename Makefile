@@ -3,6 +3,12 @@
 SHELL     := /bin/bash
 GO        ?= go
 TAGS      ?= seccomp urfave_cli_no_docs
+# The Go 1.26 "green tea" collector initialises mark bits at the end of every
+# span, touching a second page per size class at start-up; agentd processes
+# are mostly short-lived (the CLI, `agentd init`), and the classic collector
+# starts 0.4 ms sooner (create+start+delete: 0.973 of runc instead of 0.999,
+# 60 interleaved runs).
+BUILD_EXPERIMENT ?= nogreenteagc
 BIN       := bin/agentd
 # Debian packages the build, the tests and the benchmarks need; `make deps`
 # installs the missing ones (and only those).
@@ -21,7 +27,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 build: deps-build ## build bin/agentd (cgo, seccomp tag)
-	CGO_ENABLED=1 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/agentd
+	CGO_ENABLED=1 GOEXPERIMENT=$(BUILD_EXPERIMENT) $(GO) build -tags '$(TAGS)' -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/agentd
 
 define apt_missing
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
