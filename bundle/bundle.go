@@ -3,6 +3,7 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -81,11 +82,12 @@ func sandboxDir(stateDir, id string) (string, error) {
 	return securejoin.SecureJoin(abs, filepath.Join(sandboxesDir, id))
 }
 
-// writeConfig writes conf to path atomically.
-func writeConfig(path string, conf *specs.Spec) error {
+// writeConfig writes conf to path with write (WriteFileAtomic or
+// ReplaceFile).
+func writeConfig(path string, conf *specs.Spec, write func(string, []byte, fs.FileMode) error) error {
 	data, err := json.MarshalIndent(conf, "", "\t")
 	if err != nil {
 		return fmt.Errorf("encoding config.json: %w", err)
 	}
-	return WriteFileAtomic(path, data, 0o600)
+	return write(path, data, 0o600)
 }

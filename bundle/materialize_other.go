@@ -9,6 +9,11 @@ func Materialize(stateDir, id string, spec *Spec, args []string) (*Bundle, error
 	return nil, fmt.Errorf("materializing sandbox %s: %w", id, ErrUnsupported)
 }
 
+// MaterializeTransient is Linux only.
+func MaterializeTransient(stateDir, id string, spec *Spec, args []string) (*Bundle, error) {
+	return Materialize(stateDir, id, spec, args)
+}
+
 // Remount is Linux only.
 func Remount(stateDir, id string, spec *Spec) (*Bundle, error) {
 	return nil, fmt.Errorf("mounting sandbox %s: %w", id, ErrUnsupported)

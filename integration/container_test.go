@@ -207,8 +207,8 @@ func TestContainerSeccompRefusesCompatABIs(t *testing.T) {
 	}
 }
 
-// BenchmarkSandboxBundle is the container backend's one-shot path:
-// materialize a default-base sandbox, `agentd run` /bin/true in it, remove
+// BenchmarkSandboxBundle is the container backend's one-shot path (as
+// supervisor.RunOnce takes it): materialize a default-base sandbox, `agentd run` /bin/true in it, remove
 // it. BenchmarkRuncSameBundle runs the same kind of bundle with Debian's runc
 // (`runc run`, materialized once) for comparison in the same run.
 func BenchmarkSandboxBundle(b *testing.B) {
@@ -216,7 +216,7 @@ func BenchmarkSandboxBundle(b *testing.B) {
 	bin := agentdBin(b)
 	for i := 0; b.Loop(); i++ {
 		id := fmt.Sprintf("bench-%d", i)
-		bd, err := bundle.Materialize(state, id, &bundle.Spec{}, []string{"/bin/true"})
+		bd, err := bundle.MaterializeTransient(state, id, &bundle.Spec{}, []string{"/bin/true"})
 		if err != nil {
 			b.Fatal(err)
 		}

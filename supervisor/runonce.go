@@ -37,7 +37,7 @@ func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cf
 	}
 	state := filepath.Join(stateDir, "oneshot")
 	id := "run-" + newID()
-	bd, err := bundle.Materialize(state, id, spec, cfg.Args)
+	bd, err := bundle.MaterializeTransient(state, id, spec, cfg.Args)
 	if err != nil {
 		return ExitStatus{}, err
 	}
