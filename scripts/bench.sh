@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench.sh: agentd against its peers, each pair measured side by side in the
-# same run with hyperfine. Prints a markdown table (median ms and the ratio
-# agentd/peer); docs/BENCHMARKS.md records the figures.
+# same run, interleaved round by round (scripts/interleave.py: this VM's speed
+# drifts, and hyperfine's one-command-after-the-other put the drift in the
+# ratio). Prints a markdown table (median ms and the ratio agentd/peer);
+# docs/BENCHMARKS.md records the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agentd=$PWD/bin/agentd
@@ -44,8 +46,8 @@ row() { # name json
 
 compare() { # name agentd-cmd peer-cmd
 	local out=$work/$(echo "$1" | tr -c 'a-z0-9' _).json
-	hyperfine --style none --warmup 3 --runs "$runs" --export-json "$out" -N \
-		-n agentd "$2" -n peer "$3" >/dev/null
+	scripts/interleave.py --warmup 3 --runs "$runs" --export-json "$out" \
+		-n agentd "$2" -n peer "$3"
 	row "$1" "$out"
 }
 
