@@ -107,9 +107,14 @@ func TestSandboxTimeoutKillsTree(t *testing.T) {
 			e := newSandboxEnv(t)
 			id := e.create(flags...)
 			n := sbUniqueSleep()
+			hidden := n + "1" // another unique duration, never equal to n
 			start := time.Now()
+			// A double-forked setsid grandchild, and one that also clears
+			// its environment (so that nothing but its cgroup says which
+			// exec it came from).
 			r := e.sb("", "exec", "--timeout", "2s", id, "--", "sh", "-c",
-				"(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); sleep "+n)
+				"(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); "+
+					"(env -i setsid sleep "+hidden+" </dev/null >/dev/null 2>&1 &); sleep "+n)
 			if r.code != 124 {
 				t.Fatalf("exit %d, want 124; stderr %q", r.code, r.stderr)
 			}
@@ -117,6 +122,7 @@ func TestSandboxTimeoutKillsTree(t *testing.T) {
 				t.Fatalf("timeout took %v", d)
 			}
 			sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
+			sbWaitNoProcs(t, "sleep "+hidden, 5*time.Second)
 			pid := e.daemonPid()
 			deadline := time.Now().Add(5 * time.Second)
 			for len(sbZombiesOf(pid)) > 0 {

@@ -20,12 +20,25 @@ type ExecOptions struct {
 	// on, to the process (conmon's `exec --preserve-fds`).
 	PreserveFDs int
 	Stdio       Stdio
+	// SubCgroup, if set, starts the process in a new cgroup of that name
+	// below the container's (see KillSubCgroup).
+	SubCgroup string
 }
 
 // Process is a process agentd started in a container.
 type Process struct {
-	p   *libcontainer.Process
-	tty *foregroundTTY
+	p         *libcontainer.Process
+	tty       *foregroundTTY
+	subCgroup map[string]string // directories of ExecOptions.SubCgroup
+}
+
+// RemoveSubCgroup removes the process's sub-cgroup (ExecOptions.SubCgroup)
+// if nothing runs in it any more; one that background processes of the
+// exec still hold stays until they end or the container is removed.
+func (p *Process) RemoveSubCgroup() {
+	if p.subCgroup != nil {
+		removeSubCgroupDirs(p.subCgroup)
+	}
 }
 
 // Pid is the process's host pid.
@@ -126,6 +139,19 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (_ *Pro
 		proc.tty = t
 	default:
 		opts.Stdio.apply(lp)
+	}
+	if opts.SubCgroup != "" {
+		paths, err := makeSubCgroup(c, opts.SubCgroup)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if retErr != nil {
+				removeSubCgroupDirs(paths)
+			}
+		}()
+		lp.SubCgroupPaths = map[string]string{"": opts.SubCgroup}
+		proc.subCgroup = paths
 	}
 	if err := c.Run(lp); err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", id, err)

@@ -164,7 +164,7 @@ func (s *containerSandbox) Exec(ctx context.Context, cfg *ExecConfig) (_ Process
 		return nil, err
 	}
 	defer pipes.closeChild()
-	opts := agentdruntime.ExecOptions{Process: p,
+	opts := agentdruntime.ExecOptions{Process: p, SubCgroup: execCgroup(cfg.ID),
 		Stdio: agentdruntime.Stdio{Stdin: pipes.stdin, Stdout: pipes.stdout, Stderr: pipes.stderr}}
 	var cs *consoleSocket
 	if cfg.Tty {
@@ -274,8 +274,16 @@ func (s *containerSandbox) Stats(context.Context) (*Stats, error) {
 	return out, nil
 }
 
+// execCgroup names the cgroup, below the sandbox's, that exec id runs in.
+func execCgroup(id string) string { return "exec-" + id }
+
 func (s *containerSandbox) KillExecs(_ context.Context, ids []string) error {
-	return s.killTagged(func(pid int, tag string) bool { return slices.Contains(ids, tag) })
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, s.b.rt.KillSubCgroup(s.id, execCgroup(id)))
+	}
+	errs = append(errs, s.killTagged(func(pid int, tag string) bool { return slices.Contains(ids, tag) }))
+	return errors.Join(errs...)
 }
 
 // Destroy kills every process (the runtime kills the whole cgroup), deletes

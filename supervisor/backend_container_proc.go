@@ -31,6 +31,7 @@ func (p *containerProc) Pid() int { return p.proc.Pid() }
 
 func (p *containerProc) Wait() (ExitStatus, error) {
 	code, err := p.proc.Wait()
+	p.proc.RemoveSubCgroup()
 	p.pipes.drain(outputGrace)
 	if p.master != nil {
 		select {
@@ -45,14 +46,16 @@ func (p *containerProc) Wait() (ExitStatus, error) {
 	return ExitStatus{Code: code}, nil
 }
 
-// Kill kills the exec's process and everything that descends from it or
-// carries its id in its environment, in rounds until nothing is left, so
-// that children forking meanwhile die too.
+// Kill kills everything in the exec's cgroup, which holds whatever the exec
+// started however it forked, setsid or cleared its environment; then, as a
+// second net, every process of the sandbox that descends from the exec or
+// carries its id in its environment.
 func (p *containerProc) Kill() error {
+	subErr := p.s.b.rt.KillSubCgroup(p.s.id, execCgroup(p.execID))
 	root := p.Pid()
-	return p.s.killMatching(func(pid int, tag string, tree map[int]bool) bool {
+	return errors.Join(subErr, p.s.killMatching(func(pid int, tag string, tree map[int]bool) bool {
 		return tag == p.execID || pid == root || tree[pid]
-	}, root)
+	}, root))
 }
 
 func (p *containerProc) Resize(rows, cols uint16) error { return resizePTY(p.master, rows, cols) }
