@@ -150,21 +150,3 @@ func (r *Runtime) KillSubCgroup(id, sub string) error {
 		time.Sleep(2 * time.Millisecond) // let the killed exit before listing again
 	}
 }
-
-// RemoveSubCgroup removes sub-cgroup sub of container id if no process is
-// left in it, and leaves it otherwise.
-func (r *Runtime) RemoveSubCgroup(id, sub string) error {
-	c, err := r.load(id)
-	if errors.Is(err, ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	paths, err := subCgroupPaths(c, sub)
-	if err != nil {
-		return err
-	}
-	removeSubCgroupDirs(paths)
-	return nil
-}
