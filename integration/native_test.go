@@ -242,6 +242,12 @@ func tcpListener(t *testing.T, port int) (int, *atomic.Int32) {
 	if err != nil {
 		return 0, nil
 	}
+	return l.Addr().(*net.TCPAddr).Port, countAccepts(t, l)
+}
+
+// countAccepts accepts and closes l's connections until the test ends, and
+// counts them.
+func countAccepts(t *testing.T, l net.Listener) *atomic.Int32 {
 	t.Cleanup(func() { l.Close() })
 	var n atomic.Int32
 	go func() {
@@ -254,7 +260,7 @@ func tcpListener(t *testing.T, port int) (int, *atomic.Int32) {
 			c.Close()
 		}
 	}()
-	return l.Addr().(*net.TCPAddr).Port, &n
+	return &n
 }
 
 func TestNativeTCPToHostListener(t *testing.T) {
@@ -298,18 +304,7 @@ func TestNativeAbstractUnixSocket(t *testing.T) {
 	name := fmt.Sprintf("agentd-it-%d", time.Now().UnixNano())
 	l, err := net.Listen("unix", "@"+name)
 	must(t, err)
-	defer l.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
+	accepted := countAccepts(t, l)
 	// Network host shares the abstract namespace: Landlock's scoping
 	// must refuse. Network none has its own namespace on top.
 	for _, network := range []string{bundle.NetworkHost, bundle.NetworkNone} {

@@ -104,6 +104,24 @@ func (e *sandboxEnv) createThroughPipes(args ...string) string {
 	return strings.TrimSpace(string(data))
 }
 
+// startSleeper starts, in the background, an exec in sandbox id whose shell
+// sleeps and leaves a setsid twin behind, and returns once both sleeps run.
+// n is their unique duration (see sbExactProcs); the caller waits for bg.
+func (e *sandboxEnv) startSleeper(id string) (n string, bg *exec.Cmd) {
+	e.t.Helper()
+	n = sbUniqueSleep()
+	bg = exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state, "exec", id, "--",
+		"sh", "-c", "(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); sleep "+n)
+	if err := bg.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = bg.Process.Kill(); _ = bg.Wait() })
+	if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) >= 2 }) {
+		e.t.Fatal("the sleep and its setsid twin never both ran")
+	}
+	return n, bg
+}
+
 // httpClient talks to the daemon's socket directly.
 func (e *sandboxEnv) httpClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{

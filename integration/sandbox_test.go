@@ -124,12 +124,8 @@ func TestSandboxTimeoutKillsTree(t *testing.T) {
 			sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
 			sbWaitNoProcs(t, "sleep "+hidden, 5*time.Second)
 			pid := e.daemonPid()
-			deadline := time.Now().Add(5 * time.Second)
-			for len(sbZombiesOf(pid)) > 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("zombies left under the daemon: %v", sbZombiesOf(pid))
-				}
-				time.Sleep(100 * time.Millisecond)
+			if !waitFor(5*time.Second, func() bool { return len(sbZombiesOf(pid)) == 0 }) {
+				t.Fatalf("zombies left under the daemon: %v", sbZombiesOf(pid))
 			}
 			// The sandbox is unharmed.
 			if out := e.must("exec", id, "--", "echo", "ok"); out != "ok\n" {
@@ -144,16 +140,7 @@ func TestSandboxRmKillsEverything(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newSandboxEnv(t)
 			id := e.create(flags...)
-			n := sbUniqueSleep()
-			bg := exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state, "exec", id, "--",
-				"sh", "-c", "(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); sleep "+n)
-			if err := bg.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer bg.Process.Kill()
-			if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) >= 2 }) { // the sleep and its setsid twin
-				t.Fatal("the sleep and its setsid twin never both ran")
-			}
+			n, bg := e.startSleeper(id)
 			if r := e.sb("", "rm", id); r.code != 125 || !strings.Contains(r.stderr, "running command") {
 				t.Fatalf("rm with a running exec: %d %q", r.code, r.stderr)
 			}
@@ -241,16 +228,7 @@ func TestSandboxDaemonKill9Restart(t *testing.T) {
 		ids[name] = e.create(append(flags, "--name", name)...)
 	}
 	e.must("pause", ids["native"])
-	n := sbUniqueSleep()
-	bg := exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state, "exec", ids["container"], "--",
-		"sh", "-c", "(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); sleep "+n)
-	if err := bg.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer bg.Process.Kill()
-	if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) >= 2 }) { // the sleep and its setsid twin
-		t.Fatal("the sleep and its setsid twin never both ran")
-	}
+	n, bg := e.startSleeper(ids["container"])
 	pid := e.daemonPid()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -260,4 +261,25 @@ func readKeyValue(path, key string) (uint64, error) {
 		}
 	}
 	return 0, nil
+}
+
+// statsOf reads the memory, CPU and pids figures of cg through its
+// library manager (v1 or v2, same shape).
+func statsOf(m interface {
+	Stats(*cgroups.StatsOptions) (*cgroups.Stats, error)
+}, cg cgroup) (*Stats, error) {
+	st, err := m.Stats(&cgroups.StatsOptions{Controllers: cgroups.Memory | cgroups.CPU | cgroups.Pids})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stats{
+		MemoryBytes:      st.MemoryStats.Usage.Usage,
+		MemoryPeakBytes:  st.MemoryStats.Usage.MaxUsage,
+		MemoryLimitBytes: st.MemoryStats.Usage.Limit,
+		CPUTime:          time.Duration(st.CpuStats.CpuUsage.TotalUsage),
+		Pids:             st.PidsStats.Current,
+		PidsLimit:        st.PidsStats.Limit,
+	}
+	s.Paused, _ = cg.isFrozen()
+	return s, nil
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs"
@@ -188,22 +187,7 @@ func (c *cgroupV1) isFrozen() (bool, error) {
 
 func (c *cgroupV1) killFile() string { return "" }
 
-func (c *cgroupV1) stats() (*Stats, error) {
-	m, err := c.m.Stats(&cgroups.StatsOptions{Controllers: cgroups.Memory | cgroups.CPU | cgroups.Pids})
-	if err != nil {
-		return nil, err
-	}
-	s := &Stats{
-		MemoryBytes:      m.MemoryStats.Usage.Usage,
-		MemoryPeakBytes:  m.MemoryStats.Usage.MaxUsage,
-		MemoryLimitBytes: m.MemoryStats.Usage.Limit,
-		CPUTime:          time.Duration(m.CpuStats.CpuUsage.TotalUsage),
-		Pids:             m.PidsStats.Current,
-		PidsLimit:        m.PidsStats.Limit,
-	}
-	s.Paused, _ = c.isFrozen()
-	return s, nil
-}
+func (c *cgroupV1) stats() (*Stats, error) { return statsOf(c.m, c) }
 
 func (c *cgroupV1) oomKills() (uint64, error) {
 	p, ok := c.paths["memory"]

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs2"
@@ -110,22 +109,7 @@ func (c *cgroupV2) killFile() string {
 	return f
 }
 
-func (c *cgroupV2) stats() (*Stats, error) {
-	m, err := c.m.Stats(&cgroups.StatsOptions{Controllers: cgroups.Memory | cgroups.CPU | cgroups.Pids})
-	if err != nil {
-		return nil, err
-	}
-	s := &Stats{
-		MemoryBytes:      m.MemoryStats.Usage.Usage,
-		MemoryPeakBytes:  m.MemoryStats.Usage.MaxUsage,
-		MemoryLimitBytes: m.MemoryStats.Usage.Limit,
-		CPUTime:          time.Duration(m.CpuStats.CpuUsage.TotalUsage),
-		Pids:             m.PidsStats.Current,
-		PidsLimit:        m.PidsStats.Limit,
-	}
-	s.Paused, _ = c.isFrozen()
-	return s, nil
-}
+func (c *cgroupV2) stats() (*Stats, error) { return statsOf(c.m, c) }
 
 func (c *cgroupV2) oomKills() (uint64, error) { return c.m.OOMKillCount() }
 

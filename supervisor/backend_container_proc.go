@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -23,8 +22,7 @@ type containerProc struct {
 	proc   *agentdruntime.Process
 	execID string
 	pipes  *stdioPipes
-	master *os.File      // pty master with a tty
-	ttyOut chan struct{} // closed when the pty output ends
+	tty    *ptyRelay // with a tty
 }
 
 func (p *containerProc) Pid() int { return p.proc.Pid() }
@@ -33,13 +31,7 @@ func (p *containerProc) Wait() (ExitStatus, error) {
 	code, err := p.proc.Wait()
 	p.proc.RemoveSubCgroup()
 	p.pipes.drain(outputGrace)
-	if p.master != nil {
-		select {
-		case <-p.ttyOut:
-		case <-time.After(outputGrace):
-		}
-		p.master.Close()
-	}
+	p.tty.close()
 	if err != nil {
 		return ExitStatus{}, err
 	}
@@ -58,19 +50,12 @@ func (p *containerProc) Kill() error {
 	}, root))
 }
 
-func (p *containerProc) Resize(rows, cols uint16) error { return resizePTY(p.master, rows, cols) }
+func (p *containerProc) Resize(rows, cols uint16) error { return p.tty.resize(rows, cols) }
 
-// attachTTY copies between the pty master and the exec's stdio.
+// attachTTY sizes the pty and relays it to the exec's stdio.
 func (p *containerProc) attachTTY(master *os.File, cfg *ExecConfig) {
-	p.master, p.ttyOut = master, make(chan struct{})
 	_ = resizePTY(master, cfg.Rows, cfg.Cols)
-	go func() {
-		defer close(p.ttyOut)
-		_, _ = io.Copy(cfg.Stdout, master)
-	}()
-	if cfg.Stdin != nil {
-		go func() { _, _ = io.Copy(master, cfg.Stdin) }()
-	}
+	p.tty = relayPTY(master, cfg)
 }
 
 // killTagged kills the processes of the sandbox for which match is true.

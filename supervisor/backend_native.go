@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/agentd/agentd/bundle"
 	"github.com/agentd/agentd/native"
@@ -148,16 +146,9 @@ func (s *nativeSandbox) Exec(_ context.Context, cfg *ExecConfig) (Process, error
 		}
 		return nil, nativeErr(err)
 	}
-	np := &nativeProc{exe: exe, master: master}
+	np := &nativeProc{exe: exe}
 	if master != nil {
-		np.ttyOut = make(chan struct{})
-		go func() {
-			defer close(np.ttyOut)
-			_, _ = io.Copy(cfg.Stdout, master)
-		}()
-		if cfg.Stdin != nil {
-			go func() { _, _ = io.Copy(master, cfg.Stdin) }()
-		}
+		np.tty = relayPTY(master, cfg)
 	}
 	return np, nil
 }
@@ -185,9 +176,8 @@ func (s *nativeSandbox) KillExecs(_ context.Context, ids []string) error {
 func (s *nativeSandbox) Destroy(context.Context) error { return nativeErr(s.sb.Destroy()) }
 
 type nativeProc struct {
-	exe    *native.Execution
-	master *os.File
-	ttyOut chan struct{}
+	exe *native.Execution
+	tty *ptyRelay // with a tty
 }
 
 func (p *nativeProc) Pid() int    { return p.exe.Pid() }
@@ -195,13 +185,7 @@ func (p *nativeProc) Kill() error { return p.exe.Kill() }
 
 func (p *nativeProc) Wait() (ExitStatus, error) {
 	res, err := p.exe.Wait()
-	if p.master != nil {
-		select {
-		case <-p.ttyOut:
-		case <-time.After(outputGrace):
-		}
-		p.master.Close()
-	}
+	p.tty.close()
 	if err != nil {
 		return ExitStatus{}, err
 	}
@@ -209,7 +193,7 @@ func (p *nativeProc) Wait() (ExitStatus, error) {
 	return st, nil
 }
 
-func (p *nativeProc) Resize(rows, cols uint16) error { return resizePTY(p.master, rows, cols) }
+func (p *nativeProc) Resize(rows, cols uint16) error { return p.tty.resize(rows, cols) }
 
 // DefaultBackends returns the backends `agentd daemon` serves: container
 // and native.

@@ -95,15 +95,11 @@ func (s *Supervisor) Exec(ctx context.Context, ref string, req *ExecRequest, eio
 // CheckExec reports whether an exec could start now, so the server can
 // answer with a plain HTTP error before it commits to a stream.
 func (s *Supervisor) CheckExec(ref string) error {
-	b, err := s.lookup(ref)
+	b, err := s.lockFor(ref, OpExec)
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, err := next(b.rec.State, OpExec); err != nil {
-		return fmt.Errorf("sandbox %s: %w", b.rec.ID, err)
-	}
+	b.mu.Unlock()
 	return nil
 }
 

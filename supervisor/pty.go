@@ -49,6 +49,47 @@ func resizePTY(master *os.File, rows, cols uint16) error {
 	return unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
 }
 
+// ptyRelay copies between a terminal exec's pty master and its stdio.
+type ptyRelay struct {
+	master *os.File
+	out    chan struct{} // closed when the pty's output ends
+}
+
+// relayPTY starts copying the master's output to cfg.Stdout and cfg.Stdin
+// (if any) to the master.
+func relayPTY(master *os.File, cfg *ExecConfig) *ptyRelay {
+	r := &ptyRelay{master: master, out: make(chan struct{})}
+	go func() {
+		defer close(r.out)
+		_, _ = io.Copy(cfg.Stdout, master)
+	}()
+	if cfg.Stdin != nil {
+		go func() { _, _ = io.Copy(master, cfg.Stdin) }()
+	}
+	return r
+}
+
+// close lets the output that trails the exec's exit through (for at most
+// outputGrace) and closes the master. A nil relay (no tty) does nothing.
+func (r *ptyRelay) close() {
+	if r == nil {
+		return
+	}
+	select {
+	case <-r.out:
+	case <-time.After(outputGrace):
+	}
+	r.master.Close()
+}
+
+// resize sets the terminal's size; without a tty it is ErrUnsupported.
+func (r *ptyRelay) resize(rows, cols uint16) error {
+	if r == nil {
+		return resizePTY(nil, rows, cols)
+	}
+	return resizePTY(r.master, rows, cols)
+}
+
 // consoleSocket receives the pty master libcontainer creates for a
 // terminal exec (the OCI console-socket protocol).
 type consoleSocket struct {

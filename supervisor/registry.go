@@ -258,19 +258,30 @@ func (s *Supervisor) Stats(ctx context.Context, ref string) (*StatsResponse, err
 	return &StatsResponse{ID: info.ID, Stats: *st}, nil
 }
 
-// simpleOp checks op against the table, runs fn on the backend sandbox and,
-// if it worked, moves to the op's target state. b.mu is held throughout, so
-// ops on one sandbox are serialized.
-func (s *Supervisor) simpleOp(ref string, op Op, fn func(Sandbox) error) (*SandboxInfo, error) {
+// lockFor looks ref up, locks it and checks op against the table. On
+// success the caller holds b.mu and must unlock it.
+func (s *Supervisor) lockFor(ref string, op Op) (*box, error) {
 	b, err := s.lookup(ref)
 	if err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if _, err := next(b.rec.State, op); err != nil {
+		b.mu.Unlock()
 		return nil, fmt.Errorf("sandbox %s: %w", b.rec.ID, err)
 	}
+	return b, nil
+}
+
+// simpleOp checks op against the table, runs fn on the backend sandbox and,
+// if it worked, moves to the op's target state. b.mu is held throughout, so
+// ops on one sandbox are serialized.
+func (s *Supervisor) simpleOp(ref string, op Op, fn func(Sandbox) error) (*SandboxInfo, error) {
+	b, err := s.lockFor(ref, op)
+	if err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
 	if err := fn(b.sb); err != nil {
 		if errors.Is(err, ErrNotRunning) {
 			_ = s.apply(b, OpStop, err.Error())

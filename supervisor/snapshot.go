@@ -72,15 +72,11 @@ func snapshotter(b *box) (Snapshotter, error) {
 // withSnapshotter runs fn with b's Snapshotter once op is allowed. b.mu is
 // held throughout, so nothing else happens to the sandbox meanwhile.
 func (s *Supervisor) withSnapshotter(ref string, op Op, fn func(*box, Snapshotter) error) (*box, error) {
-	b, err := s.lookup(ref)
+	b, err := s.lockFor(ref, op)
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := next(b.rec.State, op); err != nil {
-		return nil, fmt.Errorf("sandbox %s: %w", b.rec.ID, err)
-	}
 	sn, err := snapshotter(b)
 	if err != nil {
 		return nil, err

@@ -83,13 +83,8 @@ func runContainerOnce(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) e
 	}
 	runDir := filepath.Dir(c.String("socket"))
 	st, err := supervisor.RunOnce(c.Context, c.String("state-dir"), runDir, spec, cfg)
-	switch {
-	case errors.Is(err, supervisor.ErrCommandNotFound):
-		return &exitError{code: supervisor.ExitNotFound, err: err}
-	case errors.Is(err, supervisor.ErrNotExecutable):
-		return &exitError{code: supervisor.ExitNotExecutable, err: err}
-	case err != nil:
-		return err
+	if err != nil {
+		return startFailure(err, supervisor.ErrCommandNotFound, supervisor.ErrNotExecutable)
 	}
 	code := st.Code
 	if st.Signal > 0 {
@@ -113,13 +108,8 @@ func runNative(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) error {
 		p.Stdin = c.App.Reader
 	}
 	res, err := native.Run(c.Context, spec, p)
-	switch {
-	case errors.Is(err, native.ErrCommandNotFound):
-		return &exitError{code: supervisor.ExitNotFound, err: err}
-	case errors.Is(err, native.ErrNotExecutable):
-		return &exitError{code: supervisor.ExitNotExecutable, err: err}
-	case err != nil:
-		return err
+	if err != nil {
+		return startFailure(err, native.ErrCommandNotFound, native.ErrNotExecutable)
 	}
 	code := res.ExitCode
 	if res.TimedOut {
@@ -153,4 +143,17 @@ func signalContext(parent context.Context) (context.Context, func() syscall.Sign
 			return 0
 		}
 	}
+}
+
+// startFailure gives a one-shot run's error the exit code a shell would:
+// 127 when the command is not found (notFound), 126 when it cannot be
+// executed (notExecutable); other errors keep agentd's own code.
+func startFailure(err, notFound, notExecutable error) error {
+	switch {
+	case errors.Is(err, notFound):
+		return &exitError{code: supervisor.ExitNotFound, err: err}
+	case errors.Is(err, notExecutable):
+		return &exitError{code: supervisor.ExitNotExecutable, err: err}
+	}
+	return err
 }
