@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,10 +128,13 @@ func TestCopyTreeKeepsEverything(t *testing.T) {
 	os.Mkdir(src, 0o755)
 	makeUpperTree(t, src, false)
 	dst := filepath.Join(t.TempDir(), "dst")
-	var progress int
-	st, err := CopyTree(src, dst, CopyOptions{Workers: 3, Progress: func(CopyStats) { progress++ }})
+	var progress atomic.Int32 // the workers report concurrently
+	st, err := CopyTree(src, dst, CopyOptions{Workers: 3, Progress: func(CopyStats) { progress.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if progress.Load() == 0 {
+		t.Error("Progress was never called")
 	}
 	if got, want := describeTree(t, dst), describeTree(t, src); got != want {
 		t.Errorf("copy differs from source:\n got:\n%s\nwant:\n%s", got, want)

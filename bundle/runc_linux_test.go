@@ -89,7 +89,7 @@ func runInRunc(t *testing.T, spec *Spec, args ...string) (*Bundle, string) {
 	requireOverlay(t)
 	runc, err := exec.LookPath("runc")
 	if err != nil {
-		t.Skip("runc is not installed (apt-get install runc)")
+		t.Fatal("runc is not installed: `make deps-test` installs it")
 	}
 	_, b := materialize(t, spec, args...)
 	out, err := exec.Command(runc, "--root", t.TempDir(), "run", "--bundle", b.Dir, b.ID).CombinedOutput()

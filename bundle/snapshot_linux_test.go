@@ -117,8 +117,8 @@ func TestSnapshotDiskFull(t *testing.T) {
 	if !errors.Is(err, unix.ENOSPC) {
 		t.Fatalf("snapshot of 14 MiB with ~10 MiB free: %v, want ENOSPC", err)
 	}
-	if list, _ := Snapshots(state, "full"); len(list) != 0 {
-		t.Errorf("a failed snapshot is listed: %+v", list)
+	if list, err := Snapshots(state, "full"); err != nil || len(list) != 0 {
+		t.Errorf("a failed snapshot is listed: %+v, %v", list, err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(b.Dir, snapshotsDir))
 	if len(entries) != 0 {

@@ -131,40 +131,6 @@ func runPty(t *testing.T, name string, args ...string) result {
 	return result{stdout: out.String(), code: code}
 }
 
-// pgrep returns the pids of processes whose command line contains s, as
-// `pgrep -f` matches them (s is taken literally).
-func pgrep(t testing.TB, s string) []int {
-	t.Helper()
-	out, err := exec.Command("pgrep", "-f", regexpQuote(s)).Output()
-	var ee *exec.ExitError
-	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) { // 1: none matched
-		t.Errorf("pgrep -f %s: %v", s, err)
-		return nil
-	}
-	return pidList(string(out))
-}
-
-func regexpQuote(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`\.+*?()|[]{}^$`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func pidList(s string) []int {
-	var pids []int
-	for _, f := range strings.Fields(s) {
-		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // pidsInCgroup returns the pids of processes whose cgroup path, in any
 // hierarchy, contains s (a container id or a containerd namespace).
 func pidsInCgroup(s string) []int {
@@ -183,13 +149,13 @@ func pidsInCgroup(s string) []int {
 }
 
 // reapStragglers kills, by pid, the processes a test left running (found by
-// command line through pgrep, and by cgroup) and reports them as a failure:
+// command line and by cgroup) and reports them as a failure:
 // nothing may outlive a test.
 func reapStragglers(t *testing.T, what string, cmdlineMarks, cgroupMarks []string) {
 	t.Helper()
 	found := map[int]bool{}
 	for _, m := range cmdlineMarks {
-		for _, pid := range pgrep(t, m) {
+		for _, pid := range sbProcsWith(m) {
 			found[pid] = true
 		}
 	}

@@ -168,7 +168,7 @@ func (d *containerd) stop(t *testing.T, exited chan struct{}, logPath string) {
 	// Shims outlive containerd by design; their command lines name the
 	// private socket. Container processes sit in cgroups under the namespace.
 	// A shim whose task was deleted exits by itself, soon.
-	waitFor(10*time.Second, func() bool { return len(pgrep(t, d.dir)) == 0 })
+	waitFor(10*time.Second, func() bool { return len(sbProcsWith(d.dir)) == 0 })
 	reapStragglers(t, "containerd test", []string{d.dir}, []string{"/" + d.namespace + "/"})
 	unmountUnder(t, d.dir)
 	removeCgroups(t, d.namespace)

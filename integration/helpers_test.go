@@ -170,14 +170,8 @@ func readAll(t testing.TB, f *os.File) string {
 // processAlive reports whether pid names a process that has not exited (a
 // zombie waiting for its reaper counts as exited).
 func processAlive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses: "pid (comm) S ...".
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	st, _ := sbProcState(pid)
+	return st != 0 && st != 'Z'
 }
 
 // waitFor polls cond until it holds or timeout passes, and says whether it

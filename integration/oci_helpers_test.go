@@ -44,11 +44,7 @@ func (e *ociEnv) run(stdin string, args ...string) result {
 // ok runs agentd and fails the test unless it exits 0.
 func (e *ociEnv) ok(args ...string) string {
 	e.t.Helper()
-	r := e.run("", args...)
-	if r.code != 0 {
-		e.t.Fatalf("agentd %v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
-	}
-	return r.stdout
+	return mustRun(e.t, e.bin, append([]string{"--root", e.root}, args...)...)
 }
 
 // fails runs agentd, fails the test unless it exits non-zero, and returns
@@ -159,7 +155,7 @@ func mountsUnder(t testing.TB, dir string) []string {
 	var found []string
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir) {
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
 			found = append(found, f[4])
 		}
 	}

@@ -86,7 +86,7 @@ func (p *podman) cleanup(t *testing.T) {
 	p.try(t, "rm", "--all", "--force", "--time", "0")
 	// conmon runs `podman container cleanup` when a container exits; give
 	// those a moment before calling them stragglers.
-	waitFor(10*time.Second, func() bool { return len(pgrep(t, p.dir)) == 0 })
+	waitFor(10*time.Second, func() bool { return len(sbProcsWith(p.dir)) == 0 })
 	reapStragglers(t, "podman test", []string{p.dir}, []string{p.cgroupParent + "/"})
 	unmountUnder(t, p.dir)
 	removeCgroups(t, p.cgroupParent)

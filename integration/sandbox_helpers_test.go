@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -55,11 +54,7 @@ func (e *sandboxEnv) sb(stdin string, args ...string) result {
 // must runs a sandbox command that must succeed and returns its stdout.
 func (e *sandboxEnv) must(args ...string) string {
 	e.t.Helper()
-	r := e.sb("", args...)
-	if r.code != 0 {
-		e.t.Fatalf("agentd sandbox %v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
-	}
-	return r.stdout
+	return mustRun(e.t, e.bin, append([]string{"sandbox", "--socket", e.sock, "--state-dir", e.state}, args...)...)
 }
 
 // create makes a sandbox and returns its id.
@@ -160,7 +155,7 @@ func (e *sandboxEnv) cleanup() {
 			t.Errorf("cleanup: the daemon ignored SIGTERM")
 		}
 	}
-	if m := sbMountsUnder(e.dir); len(m) > 0 {
+	if m := mountsUnder(e.t, e.dir); len(m) > 0 {
 		t.Errorf("cleanup: mounts left under %s: %v", e.dir, m)
 		return // never delete through a mount point
 	}
@@ -229,16 +224,8 @@ func sbProcsWith(marker string) []int {
 // waitNoProcs fails the test if processes with marker survive for d.
 func sbWaitNoProcs(t *testing.T, marker string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		pids := sbProcsWith(marker)
-		if len(pids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes %v (%q) survived", pids, marker)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !waitFor(d, func() bool { return len(sbProcsWith(marker)) == 0 }) {
+		t.Fatalf("processes %v (%q) survived", sbProcsWith(marker), marker)
 	}
 }
 
@@ -253,23 +240,6 @@ func sbZombiesOf(pid int) []int {
 		}
 		if st, ppid := sbProcState(p); st == 'Z' && ppid == pid {
 			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// mountsUnder lists the mount points below dir.
-func sbMountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fs := strings.Fields(sc.Text()); len(fs) > 4 && strings.HasPrefix(fs[4], dir+"/") {
-			out = append(out, fs[4])
 		}
 	}
 	return out

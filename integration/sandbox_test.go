@@ -112,11 +112,23 @@ func TestSandboxTimeoutKillsTree(t *testing.T) {
 			// A double-forked setsid grandchild, and one that also clears
 			// its environment (so that nothing but its cgroup says which
 			// exec it came from).
-			r := e.sb("", "exec", "--timeout", "2s", id, "--", "sh", "-c",
+			cmd := exec.Command(e.bin, "sandbox", "--socket", e.sock, "--state-dir", e.state,
+				"exec", "--timeout", "3s", id, "--", "sh", "-c",
 				"(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &); "+
 					"(env -i setsid sleep "+hidden+" </dev/null >/dev/null 2>&1 &); sleep "+n)
-			if r.code != 124 {
-				t.Fatalf("exit %d, want 124; stderr %q", r.code, r.stderr)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// All three sleeps run before the timeout strikes.
+			if !waitFor(3*time.Second, func() bool {
+				return sbExactProcs("sleep "+n) >= 2 && sbExactProcs("sleep "+hidden) >= 1
+			}) {
+				_ = cmd.Process.Kill()
+				t.Fatal("the exec's sleeps never all ran")
+			}
+			err := cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 124 {
+				t.Fatalf("exec ended with %v, want exit 124", err)
 			}
 			if d := time.Since(start); d > 20*time.Second {
 				t.Fatalf("timeout took %v", d)
@@ -196,7 +208,7 @@ func TestSandboxRunOneShot(t *testing.T) {
 	if ce.daemonPid() != 0 {
 		t.Fatal("a container run started a daemon")
 	}
-	if m := sbMountsUnder(ce.dir); len(m) > 0 {
+	if m := mountsUnder(t, ce.dir); len(m) > 0 {
 		t.Errorf("container runs left mounts: %v", m)
 	}
 	if left, _ := filepath.Glob(filepath.Join(ce.state, "oneshot", "sandboxes", "*")); len(left) > 0 {

@@ -211,10 +211,17 @@ func TestSandboxSnapshotProgressStream(t *testing.T) {
 	if res.Sandbox != id || res.Snapshot.Name != "streamed" || res.Snapshot.Size < 128<<20 {
 		t.Errorf("streamed result %+v", res)
 	}
+	// The copier reports once the first file is copied, then at most every
+	// 100 ms: there is at least one frame.
+	if len(frames) == 0 {
+		t.Fatalf("no progress frame for a %d MiB snapshot", res.Snapshot.Size>>20)
+	}
 	for i := 1; i < len(frames); i++ {
 		if frames[i].Bytes < frames[i-1].Bytes {
 			t.Errorf("progress went backwards: %+v", frames)
 		}
 	}
-	t.Logf("%d progress frames for %d MiB", len(frames), res.Snapshot.Size>>20)
+	if last := frames[len(frames)-1]; last.Bytes > res.Snapshot.Size {
+		t.Errorf("progress %d bytes beyond the snapshot's %d", last.Bytes, res.Snapshot.Size)
+	}
 }

@@ -366,21 +366,38 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	}
 }
 
+// Execs that run when a forced remove comes are killed; those that come
+// after it are refused; none is left running, whatever the interleaving.
 func TestExecRaceWithRemove(t *testing.T) {
 	s, _, _ := testSup(t)
 	id := mustCreate(t, s, "").ID
+	const running, racing = 10, 10
+	started := make(chan struct{}, running+racing)
 	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"sleep", "0.05"}}, ExecIO{})
-			if err != nil && !errors.Is(err, ErrInvalidState) && !errors.Is(err, ErrNotExist) {
-				t.Errorf("exec: %v", err)
-			}
-		}()
+	exec := func(wantKilled bool) {
+		defer wg.Done()
+		res, err := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"sleep", "30"}},
+			ExecIO{Started: func(ExecInfo) { started <- struct{}{} }})
+		switch {
+		case err != nil && !errors.Is(err, ErrInvalidState) && !errors.Is(err, ErrNotExist):
+			t.Errorf("exec: %v", err)
+		case err == nil && !res.Killed:
+			t.Errorf("an exec that ran during the remove ended unkilled: %+v", res)
+		case wantKilled && err != nil:
+			t.Errorf("an exec started before the remove: %v", err)
+		}
 	}
-	time.Sleep(20 * time.Millisecond)
+	wg.Add(running)
+	for range running {
+		go exec(true)
+	}
+	for range running {
+		<-started
+	}
+	wg.Add(racing)
+	for range racing {
+		go exec(false)
+	}
 	if err := s.Remove(context.Background(), id, true); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -64,12 +65,21 @@ func TestExtractTarStaysInside(t *testing.T) {
 	for name, hdrs := range tests {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			_ = extractTar(tarOf(t, hdrs...), dir, "src", "src")
+			if err := extractTar(tarOf(t, hdrs...), dir, "src", "src"); err == nil {
+				t.Error("the hostile archive was accepted")
+			}
 			if _, err := os.Stat(filepath.Join(outside, "escape")); err == nil {
 				t.Fatal("wrote outside the destination")
 			}
 			if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
 				t.Fatal("wrote beside the destination")
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "etc")); err == nil {
+				t.Fatal("extracted an entry outside the archive's top")
+			}
+			var st syscall.Stat_t
+			if err := syscall.Stat(filepath.Join(outside, "x"), &st); err != nil || st.Nlink != 1 {
+				t.Fatalf("a file outside the destination was linked to (links %d, %v)", st.Nlink, err)
 			}
 		})
 	}
