@@ -12,8 +12,10 @@ BUILD_EXPERIMENT ?= nogreenteagc
 BIN       := bin/agentd
 # Debian packages the build, the tests and the benchmarks need; `make deps`
 # installs the missing ones (and only those).
-DEB_BUILD := gcc libc6-dev libseccomp-dev pkg-config
-DEB_TEST  := busybox-static runc
+DEB_BUILD := ca-certificates gcc libc6-dev libseccomp-dev pkg-config
+# procps: `agentd ps` runs ps(1), as runc does; kmod: overlayfs may be a
+# module that the first mount loads.
+DEB_TEST  := busybox-static runc procps kmod
 # The real OCI clients the integration tests drive agentd (and runc) with.
 DEB_CLIENTS := containerd podman
 DEB_BENCH := hyperfine bubblewrap python3
@@ -27,7 +29,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 build: deps-build ## build bin/agentd (cgo, seccomp tag)
-	CGO_ENABLED=1 GOEXPERIMENT=$(BUILD_EXPERIMENT) $(GO) build -tags '$(TAGS)' -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/agentd
+	CGO_ENABLED=1 GOEXPERIMENT=$(BUILD_EXPERIMENT) $(GO) build -buildvcs=false -tags '$(TAGS)' -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/agentd
 
 define apt_missing
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
@@ -46,7 +48,7 @@ deps-test:
 deps-bench:
 	$(call apt_missing,$(DEB_BENCH))
 
-deps: deps-build deps-test deps-bench ## install missing Debian packages (libseccomp-dev, busybox-static, runc, containerd, podman, hyperfine, bubblewrap)
+deps: deps-build deps-test deps-bench ## install the missing Debian packages of DEB_BUILD, DEB_TEST, DEB_CLIENTS and DEB_BENCH (see the Makefile)
 
 test: deps-build deps-test build lint unit integration ## vet, unit tests, then root integration tests
 
