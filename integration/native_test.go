@@ -34,8 +34,8 @@ func nativeRequire(t *testing.T) native.Capabilities {
 	t.Helper()
 	caps := native.Probe()
 	switch {
-	case caps.LandlockABI < 6:
-		t.Skipf("kernel Landlock ABI %d: the native backend needs ABI 6 (Linux 6.7+)", caps.LandlockABI)
+	case caps.LandlockABI < native.MinLandlockABI:
+		t.Skipf("kernel Landlock ABI %d: the native backend needs ABI 6 (Linux 6.12+)", caps.LandlockABI)
 	case !caps.SeccompKernel:
 		t.Skip("kernel without seccomp filters")
 	case caps.CgroupVersion == 0:
@@ -279,6 +279,12 @@ func TestNativeTCPToHostListener(t *testing.T) {
 				want = "operation not permitted" // seccomp: no AF_INET at all
 			}
 			wantIn(t, "probe", out, want)
+			out, _, _ = nativeRun(t, d.spec(network), native.Process{Args: []string{probe, "listen", "0"}})
+			if network == bundle.NetworkHost {
+				wantIn(t, "listen on the host's network", out, "permission denied") // Landlock: no bind port allowed
+			} else {
+				wantIn(t, "listen without a network", out, "operation not permitted") // seccomp: no AF_INET
+			}
 			out, _, _ = nativeRun(t, d.spec(network), native.Process{Args: []string{probe, "mptcp", fmt.Sprint(port)}})
 			wantIn(t, "multipath TCP, which Landlock does not filter", out, "operation not permitted")
 			out, _, _ = nativeRun(t, d.spec(network), native.Process{Args: []string{probe, "abstract-self", "own-" + network}})

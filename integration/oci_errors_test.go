@@ -51,8 +51,8 @@ func TestOCIBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.run("", c.args...)
-			if r.code == 0 {
-				t.Fatalf("agentd %v: exit 0, want an error", c.args)
+			if r.code != 1 {
+				t.Fatalf("agentd %v: exit %d, want 1 (as runc)", c.args, r.code)
 			}
 			if !strings.Contains(r.stderr, c.want) {
 				t.Errorf("agentd %v: stderr %q, want it to contain %q", c.args, r.stderr, c.want)

@@ -22,6 +22,7 @@ func TestOCIHooks(t *testing.T) {
 	}
 	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{
+			Prestart: []specs.Hook{hook("prestart")}, // deprecated by the spec, still run
 			CreateRuntime: []specs.Hook{hook("createRuntime"), {
 				Path: e.bin, Args: []string{"agentd", "--root", e.root, "state", "h1"},
 			}},
@@ -42,6 +43,7 @@ func TestOCIHooks(t *testing.T) {
 	e.ok("delete", "h1")
 
 	want := map[string]specs.ContainerState{
+		"prestart":            specs.StateCreating,
 		"createRuntime":       specs.StateCreating,
 		"createContainer":     specs.StateCreating,
 		"startContainer":      specs.StateCreated,

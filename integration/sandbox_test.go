@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentd/agentd/native"
 )
 
 // backendsUnderTest are the create flags of each backend's tests.
@@ -217,9 +219,22 @@ func TestSandboxRunOneShot(t *testing.T) {
 	// The native backend needs no daemon: none answers on this socket and
 	// none may be started.
 	ne := newSandboxEnv(t)
-	r = ne.sb("", "--no-autostart", "run", "--backend", "native", "--", "sh", "-c", "echo native; exit 3")
-	if r.code != 3 || r.stdout != "native\n" {
-		t.Fatalf("native run: %d %q %q", r.code, r.stdout, r.stderr)
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--", "sh", "-c", "echo native; exit 3"}, 3, "native\n"},
+		{[]string{"--", "no-such-command"}, 127, ""},
+		{[]string{"--", "/etc/passwd"}, 126, ""},
+		{[]string{"--timeout", "1s", "--", "sh", "-c", "(setsid sleep 60 &); sleep 60"}, 124, ""},
+		{[]string{"--", "sh", "-c", "kill -KILL $$"}, 137, ""},
+	} {
+		args := append([]string{"--no-autostart", "run", "--backend", "native"}, tt.args...)
+		r := ne.sb("", args...)
+		if r.code != tt.code || (tt.out != "" && r.stdout != tt.out) {
+			t.Errorf("agentd sandbox %v: exit %d stdout %q stderr %q; want %d %q", args, r.code, r.stdout, r.stderr, tt.code, tt.out)
+		}
 	}
 	if ne.daemonPid() != 0 {
 		t.Fatal("native run started a daemon")
@@ -228,6 +243,31 @@ func TestSandboxRunOneShot(t *testing.T) {
 	if r.code != 125 {
 		t.Fatalf("ls without daemon and autostart: %d", r.code)
 	}
+}
+
+// TestSandboxExecCgroup: a container exec runs in its own cgroup below the
+// sandbox's, so the sandbox's limits hold for it; what it leaves running in
+// the background when it ends normally keeps running until rm.
+func TestSandboxExecCgroup(t *testing.T) {
+	e := newSandboxEnv(t)
+	id := e.create("--memory", "32m")
+	if out := e.must("exec", id, "--", "cat", "/proc/self/cgroup"); !strings.Contains(out, "/exec-") {
+		t.Errorf("the exec is not in a cgroup of its own:\n%s", out)
+	}
+	r := e.sb("", "exec", id, "--", "sh", "-c", `x=$(head -c 134217728 /dev/zero | tr '\0' a)`)
+	if r.code != 137 {
+		t.Errorf("128 MiB in a 32 MiB sandbox: exit %d, want 137 (OOM kill); stderr %q", r.code, r.stderr)
+	}
+	n := sbUniqueSleep()
+	e.must("exec", id, "--", "sh", "-c", "(setsid sleep "+n+" </dev/null >/dev/null 2>&1 &)")
+	if !waitFor(5*time.Second, func() bool { return sbExactProcs("sleep "+n) == 1 }) {
+		t.Fatal("the background sleep of an exec that ended normally is not running")
+	}
+	if out := e.must("exec", id, "--", "echo", "ok"); out != "ok\n" {
+		t.Fatalf("exec after the OOM kill: %q", out)
+	}
+	e.must("rm", "-f", id)
+	sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
 }
 
 // TestSandboxDaemonKill9Restart: after kill -9 of the daemon every sandbox
@@ -436,12 +476,32 @@ func TestSandboxProbeAndSocket(t *testing.T) {
 	var caps []struct {
 		Backend   string
 		Available bool
+		Reason    string
+		Features  []struct {
+			Name     string
+			Enforced bool
+		}
 	}
 	if err := json.Unmarshal([]byte(e.must("probe", "--json")), &caps); err != nil {
 		t.Fatal(err)
 	}
 	if len(caps) != 2 || caps[0].Backend != "container" || caps[1].Backend != "native" {
 		t.Fatalf("probe: %+v", caps)
+	}
+	// What the probe says is what a create finds.
+	for _, c := range caps {
+		r := e.sb("", "create", "--backend", c.Backend)
+		if created := r.code == 0; created != c.Available {
+			t.Errorf("probe says %s available=%v (%s), create: exit %d %q", c.Backend, c.Available, c.Reason, r.code, r.stderr)
+		}
+		if r.code == 0 {
+			e.must("rm", "-f", strings.TrimSpace(r.stdout))
+		}
+		for _, f := range c.Features {
+			if f.Name == "seccomp" && !f.Enforced && native.Probe().SeccompKernel {
+				t.Errorf("%s: probe says no seccomp on a kernel that has it", c.Backend)
+			}
+		}
 	}
 	st, err := os.Stat(e.sock)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -123,10 +124,15 @@ rm /usr/bin/env /etc/nsswitch.conf`
 	if state() == want {
 		t.Fatal("the changes after the snapshot are not visible")
 	}
-	e.must("exec", id, "--", "sleep", "0") // a command can run before the restore
+	// A command that runs during the restore is killed, with its setsid twin.
+	n, bg := e.startSleeper(id)
 	if out := e.must("restore", id, "s1"); strings.TrimSpace(out) != id {
 		t.Errorf("restore printed %q, want the id", out)
 	}
+	if err := bg.Wait(); err == nil {
+		t.Error("the command running during the restore was not killed")
+	}
+	sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
 	if got := state(); got != want {
 		t.Errorf("after restore:\n%s\nwant:\n%s", got, want)
 	}

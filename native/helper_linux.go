@@ -133,8 +133,8 @@ func enforce(pol *policy) (Report, string, error) {
 		return rep, "", err
 	}
 	rep.Landlock = landlockFeatures(rep.LandlockABI)
-	if rep.LandlockABI < minLandlockABI {
-		rep.Missing = append(rep.Missing, fmt.Sprintf("Landlock ABI %d (enforced: %d)", minLandlockABI, rep.LandlockABI))
+	if rep.LandlockABI < MinLandlockABI {
+		rep.Missing = append(rep.Missing, fmt.Sprintf("Landlock ABI %d (enforced: %d)", MinLandlockABI, rep.LandlockABI))
 	}
 	if err := loadSeccomp(pol.Seccomp); err != nil {
 		if !pol.BestEffort {

@@ -132,7 +132,7 @@ func buildPolicy(st *settings, sp sandboxPaths, p Process) (*policy, error) {
 
 func (st *settings) landlockPolicy(sp sandboxPaths) landlockPolicy {
 	lp := landlockPolicy{
-		MinABI:     minLandlockABI,
+		MinABI:     MinLandlockABI,
 		SystemExec: systemExecDirs,
 		SystemRead: systemReadOnly,
 		Devices:    systemDevices,

@@ -27,7 +27,7 @@ func TestBuildPolicy(t *testing.T) {
 	if !slices.Equal(pol.Landlock.Write, []string{proj, "/state/sb/scratch"}) || !slices.Equal(pol.Landlock.Read, []string{"/data"}) {
 		t.Errorf("landlock paths: write %q, read %q", pol.Landlock.Write, pol.Landlock.Read)
 	}
-	if pol.Landlock.MinABI != minLandlockABI || len(pol.Landlock.ConnectTCP) != 0 || !pol.Seccomp.DenyInet {
+	if pol.Landlock.MinABI != MinLandlockABI || len(pol.Landlock.ConnectTCP) != 0 || !pol.Seccomp.DenyInet {
 		t.Errorf("network none: %+v %+v", pol.Landlock, pol.Seccomp)
 	}
 	for _, want := range []string{"FOO=bar", "X=1", "HOME=/state/sb/scratch"} {

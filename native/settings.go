@@ -24,11 +24,11 @@ const (
 	defaultNoFile = 4096
 	// cpuPeriodUs is the CFS period the CPU quota is expressed in.
 	cpuPeriodUs = 100000
-	// minLandlockABI is the oldest Landlock ABI that enforces everything
+	// MinLandlockABI is the oldest Landlock ABI that enforces everything
 	// the sandbox model relies on: file access including truncate (v3), TCP
 	// (v4), device ioctls (v5), and the scoping of signals and abstract unix
-	// sockets to the sandbox (v6).
-	minLandlockABI = 6
+	// sockets to the sandbox (v6, Linux 6.12).
+	MinLandlockABI = 6
 )
 
 // checkID applies the project's id rule ([bundle.ValidateID]) before an id
@@ -175,8 +175,8 @@ func plan(caps Capabilities, st *settings) (Report, error) {
 		Rlimits: []string{"core=0", fmt.Sprintf("nofile=%d", defaultNoFile)}}
 	var missing []string
 	abi := min(caps.LandlockABI, caps.LandlockLibABI)
-	if abi < minLandlockABI {
-		missing = append(missing, fmt.Sprintf("Landlock ABI %d (file, TCP, device-ioctl rules and signal/abstract-socket scoping; this kernel has ABI %d)", minLandlockABI, caps.LandlockABI))
+	if abi < MinLandlockABI {
+		missing = append(missing, fmt.Sprintf("Landlock ABI %d (file, TCP, device-ioctl rules and signal/abstract-socket scoping; this kernel has ABI %d)", MinLandlockABI, caps.LandlockABI))
 	}
 	rep.LandlockABI, rep.Landlock = abi, landlockFeatures(abi)
 	if caps.Seccomp() {
@@ -207,6 +207,17 @@ func plan(caps Capabilities, st *settings) (Report, error) {
 		return rep, fmt.Errorf("%w: this host cannot enforce %s; set bestEffort to run with less protection", ErrUnsupported, strings.Join(missing, "; "))
 	}
 	return rep, nil
+}
+
+// Refusal is the error a sandbox with the default spec would get on a host
+// with caps (nil if it would run): the probe's answer and a create's agree.
+func (c Capabilities) Refusal() error {
+	st, err := normalize(&bundle.Spec{Backend: bundle.BackendNative})
+	if err != nil {
+		return err
+	}
+	_, err = plan(c, st)
+	return err
 }
 
 // neededControllers are the cgroup controllers the settings rely on: the

@@ -142,8 +142,8 @@ func (e *Execution) startDirect(pol *policy, tty bool) (Report, error) {
 		landlockFD = int(ruleset.Fd())
 	}
 	rep.LandlockABI, rep.Landlock = abi, landlockFeatures(abi)
-	if abi < minLandlockABI {
-		rep.Missing = append(rep.Missing, fmt.Sprintf("Landlock ABI %d (enforced: %d)", minLandlockABI, abi))
+	if abi < MinLandlockABI {
+		rep.Missing = append(rep.Missing, fmt.Sprintf("Landlock ABI %d (enforced: %d)", MinLandlockABI, abi))
 	}
 	filter, err := seccompProgram(pol.Seccomp)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestHelperAndSpawnAgree(t *testing.T) {
 	switch {
 	case !caps.Root:
 		t.Skip("running commands needs root (cgroups, switching user)")
-	case caps.LandlockABI < minLandlockABI || !caps.Seccomp() || caps.CgroupVersion == 0:
+	case caps.LandlockABI < MinLandlockABI || !caps.Seccomp() || caps.CgroupVersion == 0:
 		t.Skipf("this host cannot confine commands: %+v", caps)
 	}
 	base, err := os.MkdirTemp("", "agentd-agree-")

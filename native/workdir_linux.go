@@ -53,7 +53,7 @@ func workdirError(root, rel string, err error) error {
 }
 
 // resolveWorkdirFallback serves kernels older than 5.6 (no openat2), which
-// only run with bestEffort: Landlock ABI 6 needs Linux 6.7. It resolves the
+// only run with bestEffort: Landlock ABI 6 needs Linux 6.12. It resolves the
 // symlinks in user space and checks the result is under root.
 func resolveWorkdirFallback(root, rel string) (*os.File, error) {
 	realRoot, err := filepath.EvalSymlinks(root)

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/agentd/agentd/native"
 	agentdruntime "github.com/agentd/agentd/runtime"
 )
 
@@ -98,8 +102,9 @@ func (s *containerSandbox) killMatching(match func(pid int, tag string, tree map
 func (b *containerBackend) Probe(context.Context) (Capabilities, error) {
 	c := Capabilities{Backend: b.Name()}
 	root := os.Geteuid() == 0
-	overlay := fileContains("/proc/filesystems", "\toverlay\n")
-	seccomp := fileContains("/proc/self/status", "Seccomp:")
+	// overlayfs may be a module that the first mount loads.
+	overlay := fileContains("/proc/filesystems", "\toverlay\n") || overlayModule()
+	seccomp := native.Probe().SeccompKernel
 	if f := agentdruntime.Features(); f != nil && f.Linux != nil && f.Linux.Seccomp != nil && f.Linux.Seccomp.Enabled != nil {
 		seccomp = seccomp && *f.Linux.Seccomp.Enabled
 	}
@@ -114,7 +119,7 @@ func (b *containerBackend) Probe(context.Context) (Capabilities, error) {
 		{Name: "root", Enforced: root, Detail: "creating containers needs root"},
 		{Name: "overlayfs", Enforced: overlay, Detail: "copy-on-write root file system"},
 		{Name: "namespaces", Enforced: len(missingNS) == 0, Detail: nsDetail(missingNS)},
-		{Name: "seccomp", Enforced: seccomp, Detail: "default deny-list profile"},
+		{Name: "seccomp", Enforced: seccomp, Detail: "default allow-list profile (native ABI only)"},
 		{Name: "cgroups", Enforced: len(ctrls) > 0, Detail: mode + ": " + strings.Join(ctrls, ",")},
 		{Name: "userns", Enforced: userNamespaces(), Detail: "user namespaces (not used by default)"},
 	}
@@ -161,4 +166,15 @@ func userNamespaces() bool {
 func fileContains(path, s string) bool {
 	data, err := os.ReadFile(path)
 	return err == nil && strings.Contains(string(data), s)
+}
+
+// overlayModule reports whether the running kernel has overlayfs as a
+// module, not loaded yet.
+func overlayModule() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	m, _ := filepath.Glob(filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]), "kernel/fs/overlayfs/overlay.ko*"))
+	return len(m) > 0
 }

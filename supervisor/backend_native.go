@@ -72,15 +72,16 @@ func (b *nativeBackend) Probe(context.Context) (Capabilities, error) {
 	abi := fmt.Sprintf("kernel ABI %d (library %d)", p.LandlockABI, p.LandlockLibABI)
 	c := Capabilities{Backend: b.Name(), Features: []Feature{
 		{Name: "root", Enforced: p.Root, Detail: "cgroups, user switch and network namespaces need root"},
-		{Name: "landlock", Enforced: p.LandlockABI > 0, Detail: abi},
+		{Name: "landlock", Enforced: min(p.LandlockABI, p.LandlockLibABI) >= native.MinLandlockABI, Detail: abi},
 		{Name: "seccomp", Enforced: p.Seccomp(), Detail: fmt.Sprintf("kernel %v, libseccomp %v", p.SeccompKernel, p.SeccompLibrary)},
 		{Name: "cgroups", Enforced: p.CgroupVersion > 0, Detail: fmt.Sprintf("%s (v%d): %s", p.CgroupMode, p.CgroupVersion, strings.Join(p.CgroupControllers, ","))},
 		{Name: "netns", Enforced: p.NetNamespace, Detail: "empty network namespace for network none"},
 		{Name: "snapshots", Enforced: false, Detail: "not offered: commands work on the host's own files"},
 	}}
-	c.Available = p.CgroupVersion > 0
-	if !c.Available {
-		c.Reason = "no usable cgroup hierarchy"
+	if err := p.Refusal(); err != nil {
+		c.Reason = err.Error()
+	} else {
+		c.Available = true
 	}
 	return c, nil
 }

@@ -72,6 +72,14 @@ var probes = map[string]func(arg string) error{
 	"keyctl": func(string) error { return errno(syscall.RawSyscall(syscall.SYS_KEYCTL, 0, ^uintptr(2), 1)) },
 	"tcp":    func(arg string) error { return connectTCP(arg, 0) },
 	"mptcp":  func(arg string) error { return connectTCP(arg, 262) },
+	// listen binds a TCP socket on 127.0.0.1:arg and listens.
+	"listen": func(arg string) error {
+		l, err := net.Listen("tcp4", "127.0.0.1:"+arg)
+		if err != nil {
+			return err
+		}
+		return l.Close()
+	},
 	"abstract": func(arg string) error {
 		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 		if err != nil {
