@@ -126,9 +126,18 @@ type result struct {
 // command's stdio and would hold a pipe open long after the command exits.
 func run(t testing.TB, stdin string, name string, args ...string) result {
 	t.Helper()
+	return runEnv(t, nil, stdin, name, args...)
+}
+
+// runEnv is run with env added to the test's environment.
+func runEnv(t testing.TB, env []string, stdin string, name string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	so, se := outputFile(t), outputFile(t)
 	cmd.Stdout, cmd.Stderr = so, se
 	if stdin != "" {

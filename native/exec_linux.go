@@ -244,8 +244,14 @@ func (s *Sandbox) Exec(ctx context.Context, p Process) (*Result, error) {
 // the ephemeral form of [Create], [Sandbox.Exec] and [Sandbox.Destroy]. The
 // sandbox's scratch dir (HOME, TMPDIR) lives in a new directory under
 // os.TempDir().
-func Run(ctx context.Context, spec *bundle.Spec, p Process) (_ *Result, retErr error) {
-	tmp, err := os.MkdirTemp("", "agentd-native-")
+func Run(ctx context.Context, spec *bundle.Spec, p Process) (*Result, error) {
+	return RunIn(ctx, os.TempDir(), spec, p)
+}
+
+// RunIn is [Run] with the scratch dir's parent given: the daemon runs
+// one-shots for CLI callers under the caller's TMPDIR, not its own.
+func RunIn(ctx context.Context, tempDir string, spec *bundle.Spec, p Process) (_ *Result, retErr error) {
+	tmp, err := os.MkdirTemp(tempDir, "agentd-native-")
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,9 @@ func HelperMain() {
 // Run fails with ErrUnsupported.
 func Run(context.Context, *bundle.Spec, Process) (*Result, error) { return nil, errNotLinux }
 
+// RunIn is [Run] with the scratch dir's parent given.
+func RunIn(context.Context, string, *bundle.Spec, Process) (*Result, error) { return nil, errNotLinux }
+
 // Create fails with ErrUnsupported.
 func Create(string, *bundle.Spec, string) (*Sandbox, error) { return nil, errNotLinux }
 

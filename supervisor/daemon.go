@@ -20,6 +20,10 @@ type DaemonConfig struct {
 	Auth     PeerAuth
 	Backends []Backend
 	Log      *slog.Logger
+	// Beside, when set, serves something next to the API once the API
+	// listens (the CLI's forwarded runs), until its context ends at
+	// shutdown; RunDaemon returns only after it has.
+	Beside func(ctx context.Context)
 }
 
 // RunDaemon is `agentd daemon`: it takes the state dir's lock, becomes a
@@ -79,6 +83,15 @@ func serve(ctx context.Context, sup *Supervisor, cfg DaemonConfig, log *slog.Log
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
+	if cfg.Beside != nil {
+		bctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cfg.Beside(bctx)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	log.Info("agentd daemon serving", "socket", cfg.Socket, "stateDir", cfg.StateDir, "backends", sup.Backends())
 	select {
 	case <-ctx.Done():

@@ -78,7 +78,12 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return err
 	}
+	api, err := filepath.Abs(o.socket)
+	if err != nil {
+		return err
+	}
 	return supervisor.RunDaemon(ctx, supervisor.DaemonConfig{
 		StateDir: o.stateDir, Socket: o.socket, Auth: o.auth, Backends: backends, Log: log,
+		Beside: func(ctx context.Context) { serveForwarded(ctx, api, log) },
 	})
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/sirupsen/logrus"
@@ -69,16 +70,25 @@ func report(err error) int {
 	if err == nil {
 		return 0
 	}
-	var coded interface{ ExitCode() int }
-	if errors.As(err, &coded) {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(os.Stderr, "agentd:", msg)
-		}
-		return coded.ExitCode()
+	if code, ok := reportCoded(os.Stderr, err); ok {
+		return code
 	}
 	logrus.Error(err)
 	if logrus.StandardLogger().Out != os.Stderr {
 		fmt.Fprintln(os.Stderr, "agentd:", err)
 	}
 	return 1
+}
+
+// reportCoded prints err to stderr and returns its exit code if it carries
+// one (the sandbox CLI's errors all do).
+func reportCoded(stderr io.Writer, err error) (int, bool) {
+	var coded interface{ ExitCode() int }
+	if !errors.As(err, &coded) {
+		return 0, false
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(stderr, "agentd:", msg)
+	}
+	return coded.ExitCode(), true
 }

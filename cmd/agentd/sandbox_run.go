@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,11 +38,16 @@ var sandboxRunCommand = &cli.Command{
 		if len(o.req.Args) == 0 {
 			return fmt.Errorf("run: no command given; usage: agentd sandbox run [flags] -- CMD [ARG...]")
 		}
+		if fc := forwardCaptureOf(c.Context); fc != nil {
+			// The daemon parsing a forwarded run: take what to run, run nothing.
+			fc.capture(&req.Spec, o)
+			return nil
+		}
 		ctx, sig := signalContext(c.Context)
 		c.Context = ctx
 		switch {
 		case req.Spec.WithDefaults().Backend == bundle.BackendNative:
-			err = runNative(c, &req.Spec, o)
+			err = runNative(ctx, &req.Spec, o, cmdIO{c.App.Reader, c.App.Writer, c.App.ErrWriter}, os.TempDir())
 		case !o.req.Tty:
 			err = runContainerOnce(c, &req.Spec, o)
 		default:
@@ -93,21 +99,30 @@ func runContainerOnce(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) e
 	return exitFromResult(c.App.ErrWriter, &supervisor.ExitResult{Code: code, Signal: st.Signal, TimedOut: st.TimedOut})
 }
 
-// runNative runs the command with the native package directly: no daemon.
-func runNative(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) error {
-	p := native.Process{Args: o.req.Args, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+// cmdIO is where a one-shot command's stdin, stdout and stderr are: the
+// CLI's own, or, for a run the daemon does for a CLI, the CLI's files.
+type cmdIO struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// runNative runs the command with the native package directly, with its
+// scratch dir under tempDir: no daemon, or in the daemon for a CLI that
+// forwarded its run (forward.go).
+func runNative(ctx context.Context, spec *bundle.Spec, o sandboxExecOptions, cio cmdIO, tempDir string) error {
+	p := native.Process{Args: o.req.Args, Stdout: cio.out, Stderr: cio.err}
 	if o.interactive {
-		p.Stdin = c.App.Reader
+		p.Stdin = cio.in
 	}
 	if o.req.Tty {
-		if _, ok := isTerminal(c.App.Reader); !ok {
+		if _, ok := isTerminal(cio.in); !ok {
 			return errors.New("--tty with --backend native needs a terminal on stdin")
 		}
 		// The terminal is handed to the command as it is: it is the
 		// command's terminal.
-		p.Stdin = c.App.Reader
+		p.Stdin = cio.in
 	}
-	res, err := native.Run(c.Context, spec, p)
+	res, err := native.RunIn(ctx, tempDir, spec, p)
 	if err != nil {
 		return startFailure(err, native.ErrCommandNotFound, native.ErrNotExecutable)
 	}
@@ -115,7 +130,7 @@ func runNative(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) error {
 	if res.TimedOut {
 		code = supervisor.ExitTimeout
 	}
-	return exitFromResult(c.App.ErrWriter, &supervisor.ExitResult{Code: code, TimedOut: res.TimedOut})
+	return exitFromResult(cio.err, &supervisor.ExitResult{Code: code, TimedOut: res.TimedOut})
 }
 
 // signalContext returns a context cancelled by SIGINT, SIGTERM or SIGHUP,

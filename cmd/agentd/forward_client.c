@@ -1,0 +1,209 @@
+// The CLI side of forwarded runs (forward.go has the protocol and why):
+// before Go starts, `agentd [sandbox flags] sandbox run ... --backend native
+// ...` hands its run to a daemon that listens on the run socket, and exits
+// with the code the daemon sends. When no daemon answers, or it declines,
+// this returns and agentd runs as it always does. AGENTD_NO_FORWARD=1 turns
+// forwarding off.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "forward_client.h"
+
+#define FORWARD_MAGIC "agentd-run/1"
+#define FORWARD_MAX_MSG (1 << 20)
+
+// forward_socket returns the API socket the command line names (the
+// sandbox command's --socket, else $AGENTD_SOCKET, else the default), and
+// sets *run to the index of "run"; NULL when this is not a sandbox run or
+// the flags before "run" are not ones it knows.
+static const char *forward_socket(int argc, char **argv, int *run)
+{
+	const char *sock = getenv("AGENTD_SOCKET");
+	if (sock == NULL || *sock == '\0')
+		sock = AGENTD_DEFAULT_SOCKET;
+	if (argc < 3 || strcmp(argv[1], "sandbox") != 0)
+		return NULL;
+	int i = 2;
+	while (i < argc && strcmp(argv[i], "run") != 0) {
+		const char *a = argv[i];
+		if (a[0] == '-' && a[1] == '-')
+			a++;
+		if (strcmp(a, "-socket") == 0 && i + 1 < argc) {
+			sock = argv[i + 1];
+			i += 2;
+		} else if (strncmp(a, "-socket=", 8) == 0) {
+			sock = a + 8;
+			i++;
+		} else if (strcmp(a, "-state-dir") == 0 && i + 1 < argc) {
+			i += 2;
+		} else if (strncmp(a, "-state-dir=", 11) == 0 || strcmp(a, "-no-autostart") == 0) {
+			i++;
+		} else {
+			return NULL;
+		}
+	}
+	if (i >= argc)
+		return NULL;
+	*run = i;
+	return sock;
+}
+
+// wants_native: the run names the native backend before "--" (a spec file
+// may too; the daemon would take that, but it is not worth a connect for
+// every container run).
+static int wants_native(int argc, char **argv, int run)
+{
+	for (int i = run + 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--backend=native") == 0 || strcmp(argv[i], "-backend=native") == 0)
+			return 1;
+		if ((strcmp(argv[i], "--backend") == 0 || strcmp(argv[i], "-backend") == 0) &&
+		    i + 1 < argc && strcmp(argv[i + 1], "native") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+// request builds the request packet; NULL if it would be too large.
+static char *request(int argc, char **argv, char **envp, size_t *len)
+{
+	char cwd[4096], count[16];
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		cwd[0] = '\0';
+	snprintf(count, sizeof(count), "%d", argc);
+	const char *head[] = {FORWARD_MAGIC, cwd, count};
+	size_t n = 0;
+	for (int i = 0; i < 3; i++)
+		n += strlen(head[i]) + 1;
+	for (int i = 0; i < argc; i++)
+		n += strlen(argv[i]) + 1;
+	for (char **e = envp; e != NULL && *e != NULL; e++)
+		n += strlen(*e) + 1;
+	if (n > FORWARD_MAX_MSG)
+		return NULL;
+	char *buf = malloc(n), *p = buf;
+	if (buf == NULL)
+		return NULL;
+	for (int i = 0; i < 3; i++)
+		p = stpcpy(p, head[i]) + 1;
+	for (int i = 0; i < argc; i++)
+		p = stpcpy(p, argv[i]) + 1;
+	for (char **e = envp; e != NULL && *e != NULL; e++)
+		p = stpcpy(p, *e) + 1;
+	*len = n;
+	return buf;
+}
+
+// send_request sends the request with stdin, stdout and stderr attached.
+static int send_request(int sock, char *buf, size_t len)
+{
+	int fds[3] = {0, 1, 2};
+	char control[CMSG_SPACE(sizeof(fds))];
+	memset(control, 0, sizeof(control));
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	ssize_t n;
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static ssize_t recv_packet(int sock, char *buf, size_t size)
+{
+	ssize_t n;
+	do
+		n = recv(sock, buf, size - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+// wait_exit relays the CLI's signals to the daemon until the daemon sends
+// the exit code, and exits with it.
+static void wait_exit(int sock, int sigfd, const char *path)
+{
+	struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+	char buf[64];
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				int n = snprintf(buf, sizeof(buf), "signal %u", si.ssi_signo);
+				send(sock, buf, n, MSG_NOSIGNAL);
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv_packet(sock, buf, sizeof(buf));
+			if (n > 5 && strncmp(buf, "exit ", 5) == 0)
+				_exit(atoi(buf + 5));
+			break;
+		}
+	}
+	dprintf(2, "agentd: lost the daemon (%s) while the command ran\n", path);
+	_exit(125);
+}
+
+__attribute__((constructor)) static void agentd_forward(int argc, char **argv, char **envp)
+{
+	int run;
+	const char *api = forward_socket(argc, argv, &run);
+	const char *off = getenv("AGENTD_NO_FORWARD");
+	if (api == NULL || api[0] != '/' || (off != NULL && *off != '\0') || !wants_native(argc, argv, run))
+		return;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.run", api) >= (int)sizeof(addr.sun_path))
+		return;
+	size_t len;
+	char *buf = request(argc, argv, envp, &len);
+	if (buf == NULL)
+		return;
+	// The signals that end a run are taken through a signalfd from the
+	// start: one that comes before the daemon's answer is not lost.
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	char answer[64];
+	if (sock >= 0 && sigfd >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    send_request(sock, buf, len) == 0 && recv_packet(sock, answer, sizeof(answer)) > 0 &&
+	    strcmp(answer, "start") == 0) {
+		free(buf);
+		wait_exit(sock, sigfd, addr.sun_path);
+	}
+	// Not forwarded: nothing ran; agentd goes on as without a daemon.
+	free(buf);
+	if (sock >= 0)
+		close(sock);
+	if (sigfd >= 0)
+		close(sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}

@@ -1,0 +1,188 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nativeRunArgs is `agentd sandbox --socket S --state-dir D run --backend
+// native` with args.
+func (e *sandboxEnv) nativeRunArgs(args ...string) []string {
+	return append([]string{"sandbox", "--socket", e.sock, "--state-dir", e.state, "run", "--backend", "native"}, args...)
+}
+
+// startDaemon starts e's daemon (on demand, through an API call) and
+// returns its pid.
+func (e *sandboxEnv) startDaemon() int {
+	e.t.Helper()
+	e.must("ls", "-q")
+	pid := e.daemonPid()
+	if pid == 0 {
+		e.t.Fatal("no daemon answers")
+	}
+	if _, err := os.Stat(e.sock + ".run"); err != nil {
+		e.t.Fatalf("the daemon has no run socket: %v", err)
+	}
+	return pid
+}
+
+// TestSandboxNativeRunForwarded: with a daemon up, `sandbox run --backend
+// native` is done by the daemon (the command is the daemon's child) and
+// looks to the caller exactly like the CLI doing it itself (AGENTD_NO_FORWARD=1):
+// same output, same stderr, same exit codes.
+func TestSandboxNativeRunForwarded(t *testing.T) {
+	e := newSandboxEnv(t)
+	daemon := e.startDaemon()
+
+	r := e.sb("", "run", "--backend", "native", "--", "sh", "-c", "echo $PPID")
+	if got := strings.TrimSpace(r.stdout); r.code != 0 || got != strconv.Itoa(daemon) {
+		t.Fatalf("forwarded run: exit %d, parent %q, want the daemon %d; stderr %q", r.code, got, daemon, r.stderr)
+	}
+	r = runEnv(t, []string{"AGENTD_NO_FORWARD=1"}, "", e.bin, e.nativeRunArgs("--", "sh", "-c", "echo $PPID")...)
+	if got := strings.TrimSpace(r.stdout); r.code != 0 || got == strconv.Itoa(daemon) {
+		t.Fatalf("AGENTD_NO_FORWARD=1: exit %d, parent %q (daemon %d)", r.code, got, daemon)
+	}
+
+	// Under e.dir, which the sandbox user may pass through.
+	data := filepath.Join(e.dir, "data")
+	must(t, os.Mkdir(data, 0o755))
+	must(t, os.WriteFile(filepath.Join(data, "f"), []byte("data\n"), 0o644))
+	for _, tt := range []struct {
+		stdin string
+		args  []string
+		code  int
+	}{
+		{"", []string{"--", "sh", "-c", "echo native; echo err >&2; exit 3"}, 3},
+		{"", []string{"--", "no-such-command"}, 127},
+		{"", []string{"--", "/etc/passwd"}, 126},
+		{"", []string{"--timeout", "1s", "--", "sh", "-c", "(setsid sleep 60 &); sleep 60"}, 124},
+		{"", []string{"--", "sh", "-c", "kill -KILL $$"}, 137},
+		{"", []string{"--", "cat", "/etc/shadow"}, 1},
+		{"", []string{"--ro", data, "--", "cat", filepath.Join(data, "f")}, 0},
+		{"", []string{"--ro", data, "--", "sh", "-c", "echo x > " + filepath.Join(data, "g")}, 2},
+		{"from stdin\n", []string{"-i", "--", "cat"}, 0},
+		{"not read\n", []string{"--", "cat"}, 0},
+		{"", []string{"--env", "A=1", "--", "sh", "-c", "echo $A $SECRET; env | cut -d= -f1 | sort | tr '\\n' ' '"}, 0},
+		{"", []string{"--workdir", "/etc", "--", "true"}, 125},
+		{"", []string{"--memory", "1k", "--", "true"}, 125},
+	} {
+		args := e.nativeRunArgs(tt.args...)
+		env := []string{"SECRET=caller-secret"}
+		fwd := runEnv(t, env, tt.stdin, e.bin, args...)
+		local := runEnv(t, append(env, "AGENTD_NO_FORWARD=1"), tt.stdin, e.bin, args...)
+		if fwd.code != tt.code || local.code != tt.code {
+			t.Errorf("%v: exit %d forwarded, %d not; want %d\nstderr forwarded %q\nstderr not %q",
+				tt.args, fwd.code, local.code, tt.code, fwd.stderr, local.stderr)
+		}
+		if fwd.stdout != local.stdout || fwd.stderr != local.stderr {
+			t.Errorf("%v: forwarded and not differ:\nstdout %q\n   vs  %q\nstderr %q\n   vs  %q",
+				tt.args, fwd.stdout, local.stdout, fwd.stderr, local.stderr)
+		}
+		if strings.Contains(fwd.stdout, "caller-secret") {
+			t.Errorf("%v: the caller's environment reached the command: %q", tt.args, fwd.stdout)
+		}
+	}
+
+	// The scratch dir (HOME) is under the caller's TMPDIR, not the daemon's.
+	tmp := filepath.Join(e.dir, "tmp")
+	must(t, os.Mkdir(tmp, 0o711))
+	r = runEnv(t, []string{"TMPDIR=" + tmp}, "", e.bin, e.nativeRunArgs("--", "sh", "-c", "echo $HOME; echo $PPID")...)
+	if f := strings.Fields(r.stdout); r.code != 0 || len(f) != 2 || !strings.HasPrefix(f[0], tmp+"/") || f[1] != strconv.Itoa(daemon) {
+		t.Errorf("TMPDIR=%s: exit %d, HOME and parent %q (daemon %d)", tmp, r.code, r.stdout, daemon)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("the run left %v in TMPDIR", ents)
+	}
+
+	// A signal to the CLI ends the command as it ends the CLI's own: exit
+	// 128+N, nothing left running.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		n := sbUniqueSleep()
+		cmd := exec.Command(e.bin, e.nativeRunArgs("--", "sh", "-c", "(setsid sleep "+n+" &); sleep "+n)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) >= 2 }) {
+			t.Fatal("the sleeps never ran")
+		}
+		if ppids := parentsOf("sleep " + n); !slices.Contains(ppids, daemon) {
+			t.Errorf("the command's parents %v: not forwarded to the daemon %d", ppids, daemon)
+		}
+		_ = cmd.Process.Signal(sig)
+		err := waitTimeout(cmd, 30*time.Second)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(sig) {
+			t.Errorf("%v to the CLI: %v, want exit %d", sig, err, 128+int(sig))
+		}
+		sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
+	}
+
+	// Losing the CLI (kill -9) ends the command too.
+	n := sbUniqueSleep()
+	cmd := exec.Command(e.bin, e.nativeRunArgs("--", "sleep", n)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) == 1 }) {
+		t.Fatal("the sleep never ran")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
+
+	// What the daemon does not take, the CLI does itself: help, a terminal
+	// request, the container backend.
+	r = e.sb("", "run", "--backend", "native", "--help")
+	if r.code != 0 || strings.Count(r.stdout, "USAGE") != 1 {
+		t.Errorf("run --help: exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = e.sb("", "run", "--backend", "native", "-t", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "needs a terminal") {
+		t.Errorf("run -t without a terminal: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A caller in another mount namespace names other files with the same
+	// paths: it runs its command itself.
+	r = run(t, "", "unshare", append([]string{"-m", e.bin}, e.nativeRunArgs("--", "sh", "-c", "echo $PPID")...)...)
+	if got := strings.TrimSpace(r.stdout); r.code != 0 || got == strconv.Itoa(daemon) {
+		t.Errorf("from another mount namespace: exit %d, parent %q (daemon %d) %s", r.code, got, daemon, r.stderr)
+	}
+	if r = e.sb("", "run", "--", "sh", "-c", "echo $PPID"); r.code != 0 || strings.TrimSpace(r.stdout) == strconv.Itoa(daemon) {
+		t.Errorf("container run: exit %d, parent %q (daemon %d) %s", r.code, r.stdout, daemon, r.stderr)
+	}
+}
+
+// parentsOf lists the parent pids of the processes whose command line is
+// exactly cmd.
+func parentsOf(cmd string) []int {
+	var out []int
+	for _, pid := range sbProcsWith(cmd) {
+		if _, ppid := sbProcState(pid); ppid != 0 {
+			out = append(out, ppid)
+		}
+	}
+	return out
+}
+
+// waitTimeout waits for cmd, killing it if it has not ended after d.
+func waitTimeout(cmd *exec.Cmd, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("still running after %v; killed", d)
+	}
+}
