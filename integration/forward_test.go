@@ -150,11 +150,16 @@ func TestSandboxNativeRunForwarded(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "needs a terminal") {
 		t.Errorf("run -t without a terminal: exit %d, stderr %q", r.code, r.stderr)
 	}
-	// A caller in another mount namespace names other files with the same
-	// paths: it runs its command itself.
-	r = run(t, "", "unshare", append([]string{"-m", e.bin}, e.nativeRunArgs("--", "sh", "-c", "echo $PPID")...)...)
-	if got := strings.TrimSpace(r.stdout); r.code != 0 || got == strconv.Itoa(daemon) {
-		t.Errorf("from another mount namespace: exit %d, parent %q (daemon %d) %s", r.code, got, daemon, r.stderr)
+	// A caller whose own child would be elsewhere or confined runs its
+	// command itself: in another mount namespace (its paths name other
+	// files), network namespace (--network host is its network), or under
+	// no_new_privs (which its child would inherit).
+	for _, wrap := range [][]string{{"unshare", "-m"}, {"unshare", "-n"}, {"setpriv", "--no-new-privs"}} {
+		args := append(append(wrap[1:], e.bin), e.nativeRunArgs("--", "sh", "-c", "echo $PPID")...)
+		r = run(t, "", wrap[0], args...)
+		if got := strings.TrimSpace(r.stdout); r.code != 0 || got == "" || got == strconv.Itoa(daemon) {
+			t.Errorf("%v: exit %d, parent %q (daemon %d) %s", wrap, r.code, got, daemon, r.stderr)
+		}
 	}
 	if r = e.sb("", "run", "--", "sh", "-c", "echo $PPID"); r.code != 0 || strings.TrimSpace(r.stdout) == strconv.Itoa(daemon) {
 		t.Errorf("container run: exit %d, parent %q (daemon %d) %s", r.code, r.stdout, daemon, r.stderr)

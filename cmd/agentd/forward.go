@@ -9,9 +9,12 @@ package main
 // its API socket, and waits for the exit code. The daemon parses the
 // arguments with the CLI's own flags and runs the command with the same
 // code as the CLI (runNative), writing to the caller's files. Anything the
-// daemon does not take (another backend, a terminal, --help, a bad flag, a
-// caller of another uid) it declines before running anything, and the CLI
-// goes on in Go as without a daemon.
+// daemon does not take (another backend, a terminal, --help, a bad flag; a
+// caller of another uid, in other namespaces, or under no_new_privs or
+// seccomp) it declines before running anything, and the CLI goes on in Go
+// as without a daemon. A caller's Landlock domain cannot be seen: a caller
+// of the daemon's uid that Landlock confines reaches the daemon's API
+// socket, and so sandboxes, anyway.
 //
 // Protocol, on a SOCK_SEQPACKET unix socket (one message per packet):
 //
@@ -235,9 +238,8 @@ func handleForwarded(ctx context.Context, conn *net.UnixConn, log *slog.Logger) 
 		// Another user's CLI runs its command itself, as that user.
 		return decline("caller is not this daemon's user")
 	}
-	if !sameMountNamespace(int(cred.Pid)) {
-		// Its paths (--ro, --rw, TMPDIR) name other files than ours.
-		return decline("caller sees another file system")
+	if why := unlikeDaemon(int(cred.Pid)); why != "" {
+		return decline(why)
 	}
 	req, err := parseForwardRequest(msg[:n])
 	if err != nil {
@@ -327,12 +329,30 @@ func peerCred(conn *net.UnixConn) (*unix.Ucred, error) {
 	return cred, credErr
 }
 
-// sameMountNamespace reports whether process pid sees the daemon's mounts.
-func sameMountNamespace(pid int) bool {
-	theirs, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
-	if err != nil {
-		return false
+// unlikeDaemon says why a command the daemon starts would not be in the
+// same situation as one caller pid starts, or "" if it would: another
+// namespace (its paths, network or processes are others), or a caller
+// confined by no_new_privs or seccomp, which its own child would inherit.
+func unlikeDaemon(pid int) string {
+	proc := "/proc/" + strconv.Itoa(pid)
+	for _, ns := range []string{"mnt", "net", "pid", "ipc", "uts", "user", "cgroup"} {
+		theirs, err := os.Readlink(proc + "/ns/" + ns)
+		if err != nil {
+			return "caller's namespaces unknown: " + err.Error()
+		}
+		if ours, err := os.Readlink("/proc/self/ns/" + ns); err != nil || theirs != ours {
+			return "caller is in another " + ns + " namespace"
+		}
 	}
-	ours, err := os.Readlink("/proc/self/ns/mnt")
-	return err == nil && theirs == ours
+	status, err := os.ReadFile(proc + "/status")
+	if err != nil {
+		return "caller's status unknown: " + err.Error()
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if v = strings.TrimSpace(v); (k == "NoNewPrivs" || k == "Seccomp") && v != "0" {
+			return "caller runs with " + k + " " + v
+		}
+	}
+	return ""
 }
