@@ -258,7 +258,8 @@ func copyRange(in, out *os.File, off, n int64) (int64, error) {
 		roff, woff := off+done, off+done
 		k, err := unix.CopyFileRange(int(in.Fd()), &roff, int(out.Fd()), &woff, int(n-done), 0)
 		if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
-			return done + 0, copyRangeUser(in, out, off+done, n-done)
+			k, err := copyRangeUser(in, out, off+done, n-done)
+			return done + k, err
 		}
 		if err != nil {
 			return done, err
@@ -271,9 +272,8 @@ func copyRange(in, out *os.File, off, n int64) (int64, error) {
 	return done, nil
 }
 
-func copyRangeUser(in, out *os.File, off, n int64) error {
-	_, err := io.Copy(io.NewOffsetWriter(out, off), io.NewSectionReader(in, off, n))
-	return err
+func copyRangeUser(in, out *os.File, off, n int64) (int64, error) {
+	return io.Copy(io.NewOffsetWriter(out, off), io.NewSectionReader(in, off, n))
 }
 
 // copyMeta gives dst src's extended attributes, owner, mode and times.

@@ -15,16 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// requireOverlay skips unless the test can mount overlays: it must run as
-// root on a kernel with overlayfs.
+// requireOverlay skips unless the test runs as root. It does not look for
+// overlayfs in /proc/filesystems: that lists loaded modules only, and the
+// first mount loads overlay's; a kernel without it fails the test.
 func requireOverlay(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount overlays")
-	}
-	data, err := os.ReadFile("/proc/filesystems")
-	if err != nil || !bytes.Contains(data, []byte("\toverlay\n")) {
-		t.Skip("the kernel has no overlayfs")
 	}
 }
 

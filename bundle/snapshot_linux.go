@@ -127,9 +127,14 @@ func RemoveSnapshot(stateDir, id, name string) error {
 		return err
 	}
 	// Rename first, so a crash mid-delete leaves a .tmp-* (ignored), never
-	// a snapshot with half its files.
-	tmp := filepath.Join(filepath.Dir(path), ".tmp-rm-"+name)
-	if err := os.Rename(path, tmp); err != nil {
+	// a snapshot with half its files. The name is unique: one a crash left
+	// behind does not block deleting a later snapshot of the same name.
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".tmp-rm-"+name+"-")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(path, filepath.Join(tmp, name)); err != nil {
+		_ = os.Remove(tmp)
 		return err
 	}
 	return os.RemoveAll(tmp)
