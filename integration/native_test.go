@@ -441,10 +441,11 @@ func TestNativeCancelKillsTree(t *testing.T) {
 		"setsid sleep 1000 & echo $! > " + pidFile + "; sleep 1000"}})
 	must(t, err)
 	var bg int
-	for deadline := time.Now().Add(10 * time.Second); bg == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	waitFor(10*time.Second, func() bool {
 		data, _ := os.ReadFile(pidFile)
 		fmt.Sscan(string(data), &bg)
-	}
+		return bg != 0
+	})
 	if bg == 0 || !processAlive(bg) {
 		t.Fatalf("the background child never started (pid %d)", bg)
 	}
@@ -519,17 +520,15 @@ func TestNativeForkBomb(t *testing.T) {
 		Args: []string{"/bin/bash", "-c", "f() { f | f; }; f"}})
 	must(t, err)
 	var peak uint64
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	waitFor(15*time.Second, func() bool {
 		st, err := sb.Stats()
 		must(t, err)
 		peak = max(peak, st.Pids)
 		if st.Pids > 64 {
 			t.Fatalf("%d processes in a sandbox limited to 64", st.Pids)
 		}
-		if peak >= 60 {
-			break
-		}
-	}
+		return peak >= 60
+	})
 	if peak < 60 {
 		t.Errorf("the fork bomb never reached the limit (peak %d): is it running?", peak)
 	}
@@ -541,11 +540,10 @@ func TestNativeForkBomb(t *testing.T) {
 	// pids controller counts them until then.
 	var st *native.Stats
 	start := time.Now()
-	for deadline := start.Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if st, err = sb.Stats(); err != nil || st.Pids == 0 {
-			break
-		}
-	}
+	waitFor(10*time.Second, func() bool {
+		st, err = sb.Stats()
+		return err != nil || st.Pids == 0
+	})
 	must(t, err)
 	if st.Pids != 0 {
 		t.Errorf("%d processes left after the kill", st.Pids)

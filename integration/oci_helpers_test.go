@@ -70,13 +70,9 @@ func (e *ociEnv) state(id string) specs.State {
 // waitStatus polls state until the container reaches want, with a deadline.
 func (e *ociEnv) waitStatus(id string, want specs.ContainerState) {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
 	var last specs.ContainerState
-	for time.Now().Before(deadline) {
-		if last = e.state(id).Status; last == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if waitFor(20*time.Second, func() bool { last = e.state(id).Status; return last == want }) {
+		return
 	}
 	e.t.Fatalf("container %s: status %q, want %q", id, last, want)
 }
