@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	seccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
 )
 
 // nativeRunArgs is `agentd sandbox --socket S --state-dir D run --backend
@@ -30,8 +33,9 @@ func (e *sandboxEnv) startDaemon() int {
 	if pid == 0 {
 		e.t.Fatal("no daemon answers")
 	}
-	if _, err := os.Stat(e.sock + ".run"); err != nil {
-		e.t.Fatalf("the daemon has no run socket: %v", err)
+	// It exists once the API answers, and is the daemon user's only.
+	if fi, err := os.Stat(e.sock + ".run"); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
+		e.t.Fatalf("the daemon's run socket: %v %v, want a socket of mode 0600", fi, err)
 	}
 	return pid
 }
@@ -141,7 +145,7 @@ func TestSandboxNativeRunForwarded(t *testing.T) {
 	sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
 
 	// What the daemon does not take, the CLI does itself: help, a terminal
-	// request, the container backend.
+	// request, a spec file.
 	r = e.sb("", "run", "--backend", "native", "--help")
 	if r.code != 0 || strings.Count(r.stdout, "USAGE") != 1 {
 		t.Errorf("run --help: exit %d, stdout %q", r.code, r.stdout)
@@ -150,19 +154,27 @@ func TestSandboxNativeRunForwarded(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "needs a terminal") {
 		t.Errorf("run -t without a terminal: exit %d, stderr %q", r.code, r.stderr)
 	}
+	r = e.sb(`{"backend": "native"}`, "run", "--spec", "/dev/stdin", "--", "sh", "-c", "echo $PPID")
+	if got := strings.TrimSpace(r.stdout); r.code != 0 || got == "" || got == strconv.Itoa(daemon) {
+		t.Errorf("--spec /dev/stdin: exit %d, parent %q (daemon %d) %s", r.code, got, daemon, r.stderr)
+	}
 	// A caller whose own child would be elsewhere or confined runs its
 	// command itself: in another mount namespace (its paths name other
-	// files), network namespace (--network host is its network), or under
-	// no_new_privs (which its child would inherit).
-	for _, wrap := range [][]string{{"unshare", "-m"}, {"unshare", "-n"}, {"setpriv", "--no-new-privs"}} {
+	// files) or network namespace (--network host is its network); with
+	// another umask or rlimits; under no_new_privs or seccomp (which its
+	// child would inherit).
+	self, err := os.Executable()
+	must(t, err)
+	for _, wrap := range [][]string{
+		{"unshare", "-m"}, {"unshare", "-n"},
+		{"sh", "-c", `umask 077; exec "$@"`, "sh"}, {"sh", "-c", `ulimit -f 1000000; exec "$@"`, "sh"},
+		{"setpriv", "--no-new-privs"}, {self, "seccomp-exec"},
+	} {
 		args := append(append(wrap[1:], e.bin), e.nativeRunArgs("--", "sh", "-c", "echo $PPID")...)
 		r = run(t, "", wrap[0], args...)
 		if got := strings.TrimSpace(r.stdout); r.code != 0 || got == "" || got == strconv.Itoa(daemon) {
 			t.Errorf("%v: exit %d, parent %q (daemon %d) %s", wrap, r.code, got, daemon, r.stderr)
 		}
-	}
-	if r = e.sb("", "run", "--", "sh", "-c", "echo $PPID"); r.code != 0 || strings.TrimSpace(r.stdout) == strconv.Itoa(daemon) {
-		t.Errorf("container run: exit %d, parent %q (daemon %d) %s", r.code, r.stdout, daemon, r.stderr)
 	}
 }
 
@@ -190,4 +202,21 @@ func waitTimeout(cmd *exec.Cmd, d time.Duration) error {
 		<-done
 		return fmt.Errorf("still running after %v; killed", d)
 	}
+}
+
+// seccompExec is `<test binary> seccomp-exec CMD...`: CMD under a seccomp
+// filter that allows everything, as a caller confined by seccomp would be.
+func seccompExec(args []string) {
+	f, err := seccomp.NewFilter(seccomp.ActAllow)
+	if err == nil {
+		err = f.AddRule(seccomp.ScmpSyscall(unix.SYS_ACCT), seccomp.ActErrno.SetReturnCode(int16(unix.EPERM)))
+	}
+	if err == nil {
+		err = f.Load()
+	}
+	if err == nil {
+		err = syscall.Exec(args[0], args, os.Environ())
+	}
+	fmt.Fprintln(os.Stderr, "seccomp-exec:", err)
+	os.Exit(125)
 }

@@ -22,6 +22,8 @@ func TestMain(m *testing.M) {
 			agentdruntime.Init() // never returns
 		case "native-exec":
 			native.HelperMain() // never returns
+		case "seccomp-exec":
+			seccompExec(os.Args[2:]) // never returns
 		}
 	}
 	if os.Geteuid() != 0 {

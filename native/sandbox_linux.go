@@ -218,6 +218,11 @@ func (s *Sandbox) makeDirs() error {
 		}
 		return err
 	}
+	// The caller's umask (077, say) must not make it unpassable.
+	if err := os.Chmod(s.dir, 0o711); err != nil {
+		_ = os.RemoveAll(s.dir)
+		return err
+	}
 	for _, d := range []string{s.Scratch(), filepath.Join(s.Scratch(), "tmp")} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			_ = os.RemoveAll(s.dir)

@@ -20,10 +20,12 @@ type DaemonConfig struct {
 	Auth     PeerAuth
 	Backends []Backend
 	Log      *slog.Logger
-	// Beside, when set, serves something next to the API once the API
-	// listens (the CLI's forwarded runs), until its context ends at
-	// shutdown; RunDaemon returns only after it has.
-	Beside func(ctx context.Context)
+	// Beside, when set, sets up something served next to the API (the
+	// CLI's forwarded runs). It is called once the API socket exists and
+	// before the API answers, so that whatever answers the API finds it
+	// too, and returns what serves it until its context ends at shutdown
+	// (nil: nothing to serve); RunDaemon returns only after that has.
+	Beside func() (serve func(ctx context.Context))
 }
 
 // RunDaemon is `agentd daemon`: it takes the state dir's lock, becomes a
@@ -81,17 +83,19 @@ func serve(ctx context.Context, sup *Supervisor, cfg DaemonConfig, log *slog.Log
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.Beside != nil {
+		if besideServe := cfg.Beside(); besideServe != nil {
+			bctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				besideServe(bctx)
+			}()
+			defer func() { stop(); <-done }()
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	if cfg.Beside != nil {
-		bctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			cfg.Beside(bctx)
-		}()
-		defer func() { stop(); <-done }()
-	}
 	log.Info("agentd daemon serving", "socket", cfg.Socket, "stateDir", cfg.StateDir, "backends", sup.Backends())
 	select {
 	case <-ctx.Done():

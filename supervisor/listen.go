@@ -37,12 +37,14 @@ type peerCred struct {
 func (a *PeerAuth) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	pc := peerCred{err: errors.New("not a unix socket connection")}
 	if uc, ok := c.(*net.UnixConn); ok {
-		pc.cred, pc.err = ucred(uc)
+		pc.cred, pc.err = PeerCred(uc)
 	}
 	return context.WithValue(ctx, credKey{}, pc)
 }
 
-func ucred(c *net.UnixConn) (*unix.Ucred, error) {
+// PeerCred is the pid, uid and gid of the process at the other end of c,
+// as the kernel took them when it connected.
+func PeerCred(c *net.UnixConn) (*unix.Ucred, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -103,6 +105,12 @@ func supplementaryGroups(pid int) []uint32 {
 // allowed uid becomes the socket's owner and an allowed gid its group (mode
 // 0660), so that the kernel lets them connect; PeerAuth checks them again.
 func Listen(path string, auth *PeerAuth) (net.Listener, error) {
+	return ListenUnix("unix", path, auth)
+}
+
+// ListenUnix is [Listen] for network "unix" or "unixpacket"; with auth nil
+// the socket is its owner's only.
+func ListenUnix(network, path string, auth *PeerAuth) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating socket dir: %w", err)
@@ -111,7 +119,7 @@ func Listen(path string, auth *PeerAuth) (net.Listener, error) {
 		return nil, fmt.Errorf("removing stale socket: %w", err)
 	}
 	old := syscall.Umask(0o177)
-	l, err := net.Listen("unix", path)
+	l, err := net.Listen(network, path)
 	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", path, err)

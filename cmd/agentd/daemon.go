@@ -84,6 +84,6 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	}
 	return supervisor.RunDaemon(ctx, supervisor.DaemonConfig{
 		StateDir: o.stateDir, Socket: o.socket, Auth: o.auth, Backends: backends, Log: log,
-		Beside: func(ctx context.Context) { serveForwarded(ctx, api, log) },
+		Beside: func() func(context.Context) { return listenForwarded(api, log) },
 	})
 }

@@ -4,21 +4,24 @@ package main
 // of a 14 MB Go program (package initialisation and page faults: ~12 ms on
 // a small VM, against ~5 ms for the run itself). When a daemon is up, the
 // CLI does not start Go at all: a C constructor (forward_client.c) sends
-// its arguments, environment, working directory and stdin, stdout and
-// stderr (the descriptors themselves) to the daemon's run socket, next to
-// its API socket, and waits for the exit code. The daemon parses the
-// arguments with the CLI's own flags and runs the command with the same
-// code as the CLI (runNative), writing to the caller's files. Anything the
-// daemon does not take (another backend, a terminal, --help, a bad flag; a
-// caller of another uid, in other namespaces, or under no_new_privs or
-// seccomp) it declines before running anything, and the CLI goes on in Go
+// its arguments, its TMPDIR and its stdin, stdout and stderr (the
+// descriptors themselves) to the daemon's run socket, next to its API
+// socket, and waits for the exit code. The daemon parses the arguments with
+// the CLI's own flags and runs the command with the same code as the CLI
+// (runNative), writing to the caller's files.
+//
+// The daemon declines, before running anything, what it would not do as
+// the CLI would: another backend, a terminal, --spec (a file the daemon
+// would open), --help or a bad flag; a caller of another uid, in other
+// namespaces, with another umask or other rlimits, or under no_new_privs or
+// seccomp (its own child would inherit those). The CLI then goes on in Go
 // as without a daemon. A caller's Landlock domain cannot be seen: a caller
 // of the daemon's uid that Landlock confines reaches the daemon's API
 // socket, and so sandboxes, anyway.
 //
 // Protocol, on a SOCK_SEQPACKET unix socket (one message per packet):
 //
-//	CLI → daemon: "agentd-run/1\0" cwd "\0" argc "\0" argv... env...
+//	CLI → daemon: "agentd-run/2\0" TMPDIR "\0" argc "\0" argv...
 //	              (every string NUL-terminated), with fds 0, 1, 2 attached
 //	daemon → CLI: "decline" (the CLI runs it itself) or "start"
 //	CLI → daemon: "signal N" for each SIGINT, SIGTERM or SIGHUP it gets
@@ -33,24 +36,29 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor"
 )
 
 const (
-	forwardMagic = "agentd-run/1"
+	forwardMagic = "agentd-run/2"
 	// forwardMaxMsg bounds a request; the CLI does not forward larger ones.
 	forwardMaxMsg = 1 << 20
+	// forwardReadTimeout bounds the wait for a request once connected.
+	forwardReadTimeout = 5 * time.Second
 )
 
 // runSocketPath is the run socket of the daemon whose API socket is api.
@@ -59,9 +67,8 @@ func runSocketPath(api string) string { return api + ".run" }
 
 // forwardRequest is what a CLI sends.
 type forwardRequest struct {
-	cwd  string
-	argv []string
-	env  []string
+	tmpdir string // the caller's $TMPDIR
+	argv   []string
 }
 
 // parseForwardRequest decodes a request packet.
@@ -71,30 +78,20 @@ func parseForwardRequest(msg []byte) (*forwardRequest, error) {
 	}
 	fields := strings.Split(string(msg[:len(msg)-1]), "\x00")
 	if len(fields) < 3 || fields[0] != forwardMagic {
-		return nil, errors.New("not an agentd-run/1 request")
+		return nil, errors.New("not an " + forwardMagic + " request")
 	}
 	argc, err := strconv.Atoi(fields[2])
-	if err != nil || argc < 1 || argc > len(fields)-3 {
+	if err != nil || argc < 1 || argc != len(fields)-3 {
 		return nil, fmt.Errorf("bad argument count %q", fields[2])
 	}
-	return &forwardRequest{cwd: fields[1], argv: fields[3 : 3+argc], env: fields[3+argc:]}, nil
-}
-
-// getenv looks key up in the caller's environment.
-func (r *forwardRequest) getenv(key string) string {
-	for _, kv := range r.env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
+	return &forwardRequest{tmpdir: fields[1], argv: fields[3:]}, nil
 }
 
 // tempDir is where the CLI itself would put the sandbox's scratch dir:
 // os.TempDir() in the caller's environment.
 func (r *forwardRequest) tempDir() string {
-	if d := r.getenv("TMPDIR"); d != "" {
-		return d
+	if r.tmpdir != "" {
+		return r.tmpdir
 	}
 	return "/tmp"
 }
@@ -133,17 +130,14 @@ var forwardParseMu sync.Mutex
 // itself. Nothing is printed and nothing is read: help, usage errors and
 // `--spec -` all decline, and the CLI does them.
 func parseForwarded(req *forwardRequest) (*forwardCapture, bool) {
-	for i, a := range req.argv {
+	for _, a := range req.argv {
 		if a == "--" {
 			break
 		}
-		// A spec file named relative to the caller's working directory is
-		// read by the CLI.
-		f, ok := strings.CutPrefix(strings.TrimPrefix(a, "-"), "-spec=")
-		if !ok && (a == "--spec" || a == "-spec") && i+1 < len(req.argv) {
-			f, ok = req.argv[i+1], true
-		}
-		if ok && !filepath.IsAbs(f) {
+		// The spec file is the CLI's to read: a name relative to its
+		// working directory, /dev/stdin or a pipe of its shell mean
+		// other files in the daemon, or none.
+		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && name == "spec" {
 			return nil, false
 		}
 	}
@@ -166,44 +160,41 @@ func parseForwarded(req *forwardRequest) (*forwardCapture, bool) {
 	return fc, true
 }
 
-// serveForwarded answers CLIs on the run socket next to api until ctx
-// ends, then waits for the runs it started (ctx's end kills them).
-func serveForwarded(ctx context.Context, api string, log *slog.Logger) {
+// listenForwarded creates the run socket next to api (mode 0600) and
+// returns what answers CLIs on it until ctx ends, then waits for the runs it
+// started (ctx's end kills them); nil if the socket cannot be made.
+func listenForwarded(api string, log *slog.Logger) func(ctx context.Context) {
 	path := runSocketPath(api)
-	_ = os.Remove(path)
-	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	l, err := supervisor.ListenUnix("unixpacket", path, nil)
 	if err != nil {
 		log.Warn("CLI runs will not be forwarded to this daemon", "socket", path, "err", err)
-		return
+		return nil
 	}
-	l.SetUnlinkOnClose(true)
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		log.Warn("CLI runs will not be forwarded to this daemon", "socket", path, "err", err)
-		return
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	go func() {
-		<-ctx.Done()
-		l.Close()
-	}()
-	for {
-		conn, err := l.AcceptUnix()
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("run socket", "err", err)
+	ul := l.(*net.UnixListener)
+	ul.SetUnlinkOnClose(true)
+	return func(ctx context.Context) {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		stop := context.AfterFunc(ctx, func() { ul.Close() })
+		defer stop()
+		for {
+			conn, err := ul.AcceptUnix()
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("run socket", "err", err)
+				}
+				ul.Close()
+				return
 			}
-			return
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				if err := handleForwarded(ctx, conn, log); err != nil {
+					log.Debug("forwarded run", "err", err)
+				}
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer conn.Close()
-			if err := handleForwarded(ctx, conn, log); err != nil {
-				log.Debug("forwarded run", "err", err)
-			}
-		}()
 	}
 }
 
@@ -211,10 +202,12 @@ func serveForwarded(ctx context.Context, api string, log *slog.Logger) {
 func handleForwarded(ctx context.Context, conn *net.UnixConn, log *slog.Logger) error {
 	msg := make([]byte, forwardMaxMsg)
 	oob := make([]byte, unix.CmsgSpace(3*4))
+	_ = conn.SetReadDeadline(time.Now().Add(forwardReadTimeout))
 	n, oobn, flags, _, err := conn.ReadMsgUnix(msg, oob)
 	if err != nil {
 		return err
 	}
+	_ = conn.SetReadDeadline(time.Time{})
 	files, err := receivedFiles(oob[:oobn])
 	defer func() {
 		for _, f := range files {
@@ -233,7 +226,7 @@ func handleForwarded(ctx context.Context, conn *net.UnixConn, log *slog.Logger) 
 	case len(files) != 3:
 		return decline(fmt.Sprintf("%d files instead of stdin, stdout and stderr", len(files)))
 	}
-	cred, err := peerCred(conn)
+	cred, err := supervisor.PeerCred(conn)
 	if err != nil || cred.Uid != uint32(os.Geteuid()) {
 		// Another user's CLI runs its command itself, as that user.
 		return decline("caller is not this daemon's user")
@@ -285,9 +278,7 @@ func handleForwarded(ctx context.Context, conn *net.UnixConn, log *slog.Logger) 
 	}
 	code := 0
 	if err != nil {
-		if code, ok = reportCoded(stderr, agentdFailed(err)); !ok {
-			code = exitAgentd
-		}
+		code, _ = reportCoded(stderr, agentdFailed(err))
 	}
 	_, err = conn.Write([]byte("exit " + strconv.Itoa(code)))
 	return err
@@ -313,26 +304,11 @@ func receivedFiles(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-// peerCred is the pid and uid of the process at the other end of conn.
-func peerCred(conn *net.UnixConn) (*unix.Ucred, error) {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var cred *unix.Ucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return nil, err
-	}
-	return cred, credErr
-}
-
 // unlikeDaemon says why a command the daemon starts would not be in the
 // same situation as one caller pid starts, or "" if it would: another
-// namespace (its paths, network or processes are others), or a caller
-// confined by no_new_privs or seccomp, which its own child would inherit.
+// namespace (its paths, network or processes are others), umask or rlimits,
+// or a caller confined by no_new_privs or seccomp, which its own child
+// would inherit.
 func unlikeDaemon(pid int) string {
 	proc := "/proc/" + strconv.Itoa(pid)
 	for _, ns := range []string{"mnt", "net", "pid", "ipc", "uts", "user", "cgroup"} {
@@ -344,15 +320,60 @@ func unlikeDaemon(pid int) string {
 			return "caller is in another " + ns + " namespace"
 		}
 	}
-	status, err := os.ReadFile(proc + "/status")
-	if err != nil {
-		return "caller's status unknown: " + err.Error()
+	theirs, err1 := procLines(proc+"/status", "Umask", "NoNewPrivs", "Seccomp")
+	ours, err2 := procLines("/proc/self/status", "Umask")
+	switch {
+	case err1 != nil || err2 != nil:
+		return "caller's status unknown"
+	case theirs["Umask"] != ours["Umask"]:
+		return "caller has umask " + theirs["Umask"]
+	case theirs["NoNewPrivs"] != "0" || theirs["Seccomp"] != "0":
+		return "caller runs with no_new_privs or seccomp"
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		if v = strings.TrimSpace(v); (k == "NoNewPrivs" || k == "Seccomp") && v != "0" {
-			return "caller runs with " + k + " " + v
-		}
+	// Open files and core size: the native backend sets both itself (and
+	// Go raises the daemon's open files).
+	skip := []string{"Max open files", "Max core file size"}
+	theirs, err1 = procLimits(proc+"/limits", skip)
+	ours, err2 = procLimits("/proc/self/limits", skip)
+	if err1 != nil || err2 != nil || !maps.Equal(theirs, ours) {
+		return "caller has other rlimits"
 	}
 	return ""
+}
+
+// procLines returns the values of keys in a "Key:\tvalue" file such as
+// /proc/<pid>/status; a missing key is an error.
+func procLines(path string, keys ...string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(keys))
+	for line := range strings.SplitSeq(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if slices.Contains(keys, k) {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	if len(out) != len(keys) {
+		return nil, fmt.Errorf("%s: %v not all there", path, keys)
+	}
+	return out, nil
+}
+
+// procLimits reads /proc/<pid>/limits into name → "soft hard units",
+// without the limits named in skip.
+func procLimits(path string, skip []string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		if len(line) < 26 || slices.Contains(skip, strings.TrimSpace(line[:26])) {
+			continue
+		}
+		out[strings.TrimSpace(line[:26])] = strings.Join(strings.Fields(line[26:]), " ")
+	}
+	return out, nil
 }

@@ -18,7 +18,7 @@
 
 #include "forward_client.h"
 
-#define FORWARD_MAGIC "agentd-run/1"
+#define FORWARD_MAGIC "agentd-run/2"
 #define FORWARD_MAX_MSG (1 << 20)
 
 // forward_socket returns the API socket the command line names (the
@@ -57,38 +57,36 @@ static const char *forward_socket(int argc, char **argv, int *run)
 	return sock;
 }
 
-// wants_native: the run names the native backend before "--" (a spec file
-// may too; the daemon would take that, but it is not worth a connect for
-// every container run).
+// wants_native: the run names the native backend before "--", and no spec
+// file (the daemon declines those: the file is the CLI's to read).
 static int wants_native(int argc, char **argv, int run)
 {
-	for (int i = run + 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
+	int native = 0;
+	for (int i = run + 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		const char *a = argv[i];
+		if (a[0] == '-' && a[1] == '-')
+			a++;
+		if (strcmp(a, "-spec") == 0 || strncmp(a, "-spec=", 6) == 0)
 			return 0;
-		if (strcmp(argv[i], "--backend=native") == 0 || strcmp(argv[i], "-backend=native") == 0)
-			return 1;
-		if ((strcmp(argv[i], "--backend") == 0 || strcmp(argv[i], "-backend") == 0) &&
-		    i + 1 < argc && strcmp(argv[i + 1], "native") == 0)
-			return 1;
+		if (strcmp(a, "-backend=native") == 0 ||
+		    (strcmp(a, "-backend") == 0 && i + 1 < argc && strcmp(argv[i + 1], "native") == 0))
+			native = 1;
 	}
-	return 0;
+	return native;
 }
 
 // request builds the request packet; NULL if it would be too large.
-static char *request(int argc, char **argv, char **envp, size_t *len)
+static char *request(int argc, char **argv, size_t *len)
 {
-	char cwd[4096], count[16];
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		cwd[0] = '\0';
+	char count[16];
+	const char *tmpdir = getenv("TMPDIR");
 	snprintf(count, sizeof(count), "%d", argc);
-	const char *head[] = {FORWARD_MAGIC, cwd, count};
+	const char *head[] = {FORWARD_MAGIC, tmpdir != NULL ? tmpdir : "", count};
 	size_t n = 0;
 	for (int i = 0; i < 3; i++)
 		n += strlen(head[i]) + 1;
 	for (int i = 0; i < argc; i++)
 		n += strlen(argv[i]) + 1;
-	for (char **e = envp; e != NULL && *e != NULL; e++)
-		n += strlen(*e) + 1;
 	if (n > FORWARD_MAX_MSG)
 		return NULL;
 	char *buf = malloc(n), *p = buf;
@@ -98,8 +96,6 @@ static char *request(int argc, char **argv, char **envp, size_t *len)
 		p = stpcpy(p, head[i]) + 1;
 	for (int i = 0; i < argc; i++)
 		p = stpcpy(p, argv[i]) + 1;
-	for (char **e = envp; e != NULL && *e != NULL; e++)
-		p = stpcpy(p, *e) + 1;
 	*len = n;
 	return buf;
 }
@@ -138,6 +134,25 @@ static ssize_t recv_packet(int sock, char *buf, size_t size)
 	return n;
 }
 
+// wait_answer waits for the daemon's first answer; 1 if it is "start". A
+// signal before it ends the wait (0): the caller lets the signal act.
+static int wait_answer(int sock, int sigfd)
+{
+	struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+	char answer[64];
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		if (p[1].revents)
+			return 0;
+		if (p[0].revents)
+			return recv_packet(sock, answer, sizeof(answer)) > 0 && strcmp(answer, "start") == 0;
+	}
+}
+
 // wait_exit relays the CLI's signals to the daemon until the daemon sends
 // the exit code, and exits with it.
 static void wait_exit(int sock, int sigfd, const char *path)
@@ -168,7 +183,7 @@ static void wait_exit(int sock, int sigfd, const char *path)
 	_exit(125);
 }
 
-__attribute__((constructor)) static void agentd_forward(int argc, char **argv, char **envp)
+__attribute__((constructor)) static void agentd_forward(int argc, char **argv)
 {
 	int run;
 	const char *api = forward_socket(argc, argv, &run);
@@ -179,23 +194,27 @@ __attribute__((constructor)) static void agentd_forward(int argc, char **argv, c
 	if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.run", api) >= (int)sizeof(addr.sun_path))
 		return;
 	size_t len;
-	char *buf = request(argc, argv, envp, &len);
+	char *buf = request(argc, argv, &len);
 	if (buf == NULL)
 		return;
 	// The signals that end a run are taken through a signalfd from the
-	// start: one that comes before the daemon's answer is not lost.
+	// start. One that comes before the daemon's answer stays pending: the
+	// CLI closes the socket (a run the daemon started is killed) and the
+	// signal acts as it would have.
+	// An ignored signal is left alone: pending, it would not end the CLI.
 	sigset_t mask, old;
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
+	for (int sig = SIGHUP; sig <= SIGTERM; sig++) {
+		struct sigaction sa;
+		if ((sig == SIGHUP || sig == SIGINT || sig == SIGTERM) && sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_IGN)
+			sigaddset(&mask, sig);
+	}
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	char answer[64];
 	if (sock >= 0 && sigfd >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    send_request(sock, buf, len) == 0 && recv_packet(sock, answer, sizeof(answer)) > 0 &&
-	    strcmp(answer, "start") == 0) {
+	    send_request(sock, buf, len) == 0 && wait_answer(sock, sigfd)) {
 		free(buf);
 		wait_exit(sock, sigfd, addr.sun_path);
 	}
