@@ -285,8 +285,11 @@ func TestNativeTCPToHostListener(t *testing.T) {
 			} else {
 				wantIn(t, "listen without a network", out, "operation not permitted") // seccomp: no AF_INET
 			}
-			out, _, _ = nativeRun(t, d.spec(network), native.Process{Args: []string{probe, "mptcp", fmt.Sprint(port)}})
-			wantIn(t, "multipath TCP, which Landlock does not filter", out, "operation not permitted")
+			// Protocols and families Landlock's TCP rules do not see.
+			for _, p := range []string{"mptcp", "sctp", "vsock"} {
+				out, _, _ = nativeRun(t, d.spec(network), native.Process{Args: []string{probe, p, fmt.Sprint(port)}})
+				wantIn(t, p+", which Landlock does not filter", out, "operation not permitted")
+			}
 			out, _, _ = nativeRun(t, d.spec(network), native.Process{Args: []string{probe, "abstract-self", "own-" + network}})
 			wantIn(t, "unix socket of its own", out, "abstract-self: ok")
 		})

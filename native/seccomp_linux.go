@@ -156,11 +156,28 @@ func addSeccompRules(filter *seccomp.ScmpFilter, sp seccompPolicy, eperm seccomp
 			return err
 		}
 	}
-	if err := denyIf(filter, "socket", eperm, cond(2, seccomp.CompareMaskedEqual, int32Mask, ipprotoMPTCP)); err != nil {
-		return err
+	// Landlock filters TCP by port; MPTCP and SCTP sockets are not TCP
+	// to it.
+	for _, proto := range []uint64{ipprotoMPTCP, unix.IPPROTO_SCTP} {
+		if err := denyIf(filter, "socket", eperm, cond(2, seccomp.CompareMaskedEqual, int32Mask, proto)); err != nil {
+			return err
+		}
 	}
 	if sp.DenyInet {
-		if err := denyIf(filter, "socket", eperm, cond(0, seccomp.CompareNotEqual, unix.AF_UNIX)); err != nil {
+		return denyIf(filter, "socket", eperm, cond(0, seccomp.CompareNotEqual, unix.AF_UNIX))
+	}
+	// Network host: the families Landlock's port rules and the network's
+	// own rules govern (and netlink, which libc's resolver asks for
+	// addresses); not vsock, SMC, packet, bluetooth and the rest. A family
+	// with garbage in the upper bits is above AF_NETLINK too.
+	if err := denyIf(filter, "socket", eperm, cond(0, seccomp.CompareGreater, unix.AF_NETLINK)); err != nil {
+		return err
+	}
+	for family := uint64(0); family < unix.AF_NETLINK; family++ {
+		if family == unix.AF_UNIX || family == unix.AF_INET || family == unix.AF_INET6 {
+			continue
+		}
+		if err := denyIf(filter, "socket", eperm, cond(0, seccomp.CompareEqual, family)); err != nil {
 			return err
 		}
 	}

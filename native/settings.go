@@ -91,6 +91,9 @@ func normalize(spec *bundle.Spec) (*settings, error) {
 	if slices.Contains(st.WritePaths, "/") {
 		return nil, fmt.Errorf("%w: writePaths: \"/\" would make the whole host writable; name the directories the command needs", ErrInvalidSpec)
 	}
+	if err := checkNesting(st.ReadPaths, st.WritePaths); err != nil {
+		return nil, err
+	}
 	// bundle's default workdir is "/", the root of a container; for the
 	// native backend the root is the sandbox root, so "/" means ".".
 	if spec.Workdir != "" && spec.Workdir != "/" {
@@ -107,6 +110,27 @@ func normalize(spec *bundle.Spec) (*settings, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// checkNesting refuses a read or write path at or below a write path.
+// Such a path adds nothing (a write path may be read, written and
+// executed, below it too), and since every exec opens its rule paths by
+// name, a command could replace it with a symlink and have the next exec
+// grant access to wherever the link points.
+func checkNesting(read, write []string) error {
+	for i, w := range write {
+		for j, p := range append(slices.Clone(write), read...) {
+			if j == i || (p != w && !strings.HasPrefix(p, w+"/")) {
+				continue
+			}
+			field := "writePaths"
+			if j >= len(write) {
+				field = "readPaths"
+			}
+			return fmt.Errorf("%w: %s %q is at or below writePaths %q, which already allows it all: leave it out", ErrInvalidSpec, field, p, w)
+		}
+	}
+	return nil
 }
 
 func networkMode(mode string) (string, error) {

@@ -2,6 +2,7 @@ package native
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,9 @@ func TestNormalizeDefaults(t *testing.T) {
 
 func TestNormalizeRefuses(t *testing.T) {
 	dir := t.TempDir()
+	if err := os.Mkdir(dir+"/sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		spec *bundle.Spec
@@ -53,6 +57,10 @@ func TestNormalizeRefuses(t *testing.T) {
 		{"relative read path", &bundle.Spec{ReadPaths: []string{"data"}}, "absolute host path"},
 		{"missing write path", &bundle.Spec{WritePaths: []string{dir + "/missing"}}, "no such file"},
 		{"whole host writable", &bundle.Spec{WritePaths: []string{"/"}}, "whole host"},
+		{"read path below a write path", &bundle.Spec{WritePaths: []string{dir}, ReadPaths: []string{dir + "/sub"}}, "at or below writePaths"},
+		{"read path that is a write path", &bundle.Spec{WritePaths: []string{dir}, ReadPaths: []string{dir}}, "at or below writePaths"},
+		{"write path below a write path", &bundle.Spec{WritePaths: []string{dir, dir + "/sub"}}, "at or below writePaths"},
+		{"write path twice", &bundle.Spec{WritePaths: []string{dir, dir}}, "at or below writePaths"},
 		{"absolute workdir", &bundle.Spec{Workdir: "/workspace"}, "absolute workdir"},
 		{"workdir ..", &bundle.Spec{Workdir: "a/../.."}, `".."`},
 		{"env", &bundle.Spec{Env: map[string]string{"A=B": "c"}}, "variable name"},

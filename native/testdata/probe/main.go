@@ -72,6 +72,16 @@ var probes = map[string]func(arg string) error{
 	"keyctl": func(string) error { return errno(syscall.RawSyscall(syscall.SYS_KEYCTL, 0, ^uintptr(2), 1)) },
 	"tcp":    func(arg string) error { return connectTCP(arg, 0) },
 	"mptcp":  func(arg string) error { return connectTCP(arg, 262) },
+	// sctp connects with IPPROTO_SCTP, which Landlock's TCP rules do not see.
+	"sctp": func(arg string) error { return connectTCP(arg, 132) },
+	// vsock opens an AF_VSOCK socket (the hypervisor's and other VMs' side).
+	"vsock": func(string) error {
+		fd, err := syscall.Socket(40, syscall.SOCK_STREAM, 0)
+		if err == nil {
+			syscall.Close(fd)
+		}
+		return err
+	},
 	// listen binds a TCP socket on 127.0.0.1:arg and listens.
 	"listen": func(arg string) error {
 		l, err := net.Listen("tcp4", "127.0.0.1:"+arg)
