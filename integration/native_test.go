@@ -623,6 +623,26 @@ func TestNativeSandboxExecs(t *testing.T) {
 	}
 }
 
+// freezerState reads the kernel's freezer state of a native cgroup
+// ("v1:/agentd-native/id" or "v2:..."): freezer.state on v1, the frozen
+// line of cgroup.events on v2.
+func freezerState(t *testing.T, cg string) string {
+	t.Helper()
+	version, path, _ := strings.Cut(cg, ":")
+	file, key := "/sys/fs/cgroup/freezer"+path+"/freezer.state", ""
+	if version == "v2" {
+		file, key = "/sys/fs/cgroup"+path+"/cgroup.events", "frozen"
+	}
+	data, err := os.ReadFile(file)
+	must(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if key == "" || strings.HasPrefix(line, key+" ") {
+			return line
+		}
+	}
+	return ""
+}
+
 func TestNativeSandboxPauseReloadDestroy(t *testing.T) {
 	nativeRequire(t)
 	d := newNativeDirs(t)
@@ -638,6 +658,10 @@ func TestNativeSandboxPauseReloadDestroy(t *testing.T) {
 	must(t, sb.Pause())
 	if st, err := sb.Stats(); err != nil || !st.Paused {
 		t.Errorf("after Pause: %+v %v", st, err)
+	}
+	// Pause returns once the kernel says the whole cgroup is frozen.
+	if got := freezerState(t, sb.Report().Cgroup); got != "FROZEN" && got != "frozen 1" {
+		t.Errorf("after Pause the freezer says %q", got)
 	}
 	if _, err := sb.Exec(ctx, native.Process{Args: []string{"true"}}); !errors.Is(err, native.ErrPaused) {
 		t.Errorf("exec in a paused sandbox: %v, want ErrPaused", err)

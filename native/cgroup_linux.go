@@ -185,15 +185,16 @@ func killAll(cg cgroup) error {
 				continue
 			}
 		}
-		frozeErr := freeze(cg, true)
-		if pids, err = procs(cg); err != nil {
-			return err
-		}
+		// Best effort: a freeze stuck in FREEZING still stops most forks.
+		_ = freeze(cg, true)
+		pids, err = procs(cg)
 		for _, pid := range pids {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
-		if frozeErr == nil {
-			_ = freeze(cg, false)
+		// Always thaw: a frozen task does not die of SIGKILL.
+		_ = freeze(cg, false)
+		if err != nil {
+			return err
 		}
 		waitEmpty(cg, 100*time.Millisecond)
 	}

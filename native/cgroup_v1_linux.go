@@ -171,8 +171,8 @@ func (c *cgroupV1) setFrozen(frozen bool) error {
 	return os.WriteFile(filepath.Join(p, "freezer.state"), []byte(state), 0)
 }
 
-// isFrozen reads freezer.state, which reads FROZEN (or FREEZING) while
-// this cgroup or an ancestor is frozen.
+// isFrozen reads freezer.state, which reads FROZEN once this cgroup or an
+// ancestor is frozen; FREEZING (some tasks still run) is not frozen yet.
 func (c *cgroupV1) isFrozen() (bool, error) {
 	p, ok := c.paths["freezer"]
 	if !ok {
@@ -182,7 +182,7 @@ func (c *cgroupV1) isFrozen() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return strings.TrimSpace(string(data)) != "THAWED", nil
+	return strings.TrimSpace(string(data)) == "FROZEN", nil
 }
 
 func (c *cgroupV1) killFile() string { return "" }
