@@ -11,15 +11,11 @@ import (
 	"github.com/agentd/agentd/bundle"
 )
 
-// Defaults the native backend applies itself when a Spec leaves a field at
-// its zero value. Callers normally pass spec.WithDefaults(), whose profile
-// fills the limits; these fallbacks keep a bare Spec bounded all the same
-// (they match the "standard" profile) and pick the unprivileged user.
+// Defaults the native backend applies itself; the limits come from the
+// spec's profile (bundle.Spec.WithDefaults), as for every backend.
 const (
-	defaultUID         = 65534 // nobody
-	defaultGID         = 65534 // nogroup
-	defaultMemoryBytes = 1 << 30
-	defaultPids        = 512
+	defaultUID = 65534 // nobody
+	defaultGID = 65534 // nogroup
 	// defaultNoFile is RLIMIT_NOFILE (soft and hard) for every command.
 	defaultNoFile = 4096
 	// cpuPeriodUs is the CFS period the CPU quota is expressed in.
@@ -65,6 +61,13 @@ func normalize(spec *bundle.Spec) (*settings, error) {
 	if spec.Backend != "" && spec.Backend != bundle.BackendNative {
 		return nil, fmt.Errorf("%w: backend is %q; the native backend runs specs with backend %q", ErrInvalidSpec, spec.Backend, bundle.BackendNative)
 	}
+	if spec.Profile != "" && !slices.Contains(bundle.ProfileNames(), spec.Profile) {
+		return nil, fmt.Errorf("%w: profile %q is unknown; use one of %v", ErrInvalidSpec, spec.Profile, bundle.ProfileNames())
+	}
+	// The profile's limits, also for a spec no caller gave defaults.
+	withBackend := *spec
+	withBackend.Backend = bundle.BackendNative
+	spec = withBackend.WithDefaults()
 	if spec.Base != nil && spec.Base.Rootfs != "" {
 		return nil, fmt.Errorf("%w: base.rootfs needs the container backend; the native backend runs on the host file system", ErrInvalidSpec)
 	}
@@ -177,12 +180,6 @@ func (st *settings) setLimits(l bundle.Limits) error {
 		return fmt.Errorf("%w: limits must not be negative", ErrInvalidSpec)
 	}
 	st.Memory, st.Cpus, st.Pids = l.MemoryBytes, l.Cpus, l.Pids
-	if st.Memory == 0 {
-		st.Memory = defaultMemoryBytes
-	}
-	if st.Pids == 0 {
-		st.Pids = defaultPids
-	}
 	st.Timeout = time.Duration(l.TimeoutMs) * time.Millisecond
 	return nil
 }

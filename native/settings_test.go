@@ -19,8 +19,12 @@ func TestNormalizeDefaults(t *testing.T) {
 	if st.Network != bundle.NetworkNone || st.UID != defaultUID || st.GID != defaultGID {
 		t.Errorf("network %q, user %d:%d: want none, %d:%d", st.Network, st.UID, st.GID, defaultUID, defaultGID)
 	}
-	if st.Memory != defaultMemoryBytes || st.Pids != defaultPids || st.Cpus != 0 || st.Timeout != 0 {
-		t.Errorf("limits %+v: want the native defaults", st)
+	if st.Memory != 1<<30 || st.Pids != 512 || st.Cpus != 2 || st.Timeout != 10*time.Minute {
+		t.Errorf("limits %+v: want the standard profile's", st)
+	}
+	if st, err := normalize(&bundle.Spec{Profile: bundle.ProfileMinimal}); err != nil ||
+		st.Memory != 256<<20 || st.Pids != 128 || st.Cpus != 1 || st.Timeout != 5*time.Minute {
+		t.Errorf("minimal profile: %+v %v: want its limits", st, err)
 	}
 	if st.Workdir != "" || st.WritePaths[0] != dir {
 		t.Errorf("workdir %q, write paths %q", st.Workdir, st.WritePaths)
@@ -48,6 +52,7 @@ func TestNormalizeRefuses(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, "no spec"},
+		{"profile", &bundle.Spec{Profile: "huge"}, "profile"},
 		{"other backend", &bundle.Spec{Backend: bundle.BackendContainer}, "backend"},
 		{"base rootfs", &bundle.Spec{Base: &bundle.Base{Rootfs: dir}}, "base.rootfs"},
 		{"mounts", &bundle.Spec{Mounts: []bundle.Mount{{Source: dir, Target: "/x"}}}, "mounts"},
