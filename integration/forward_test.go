@@ -150,9 +150,9 @@ func TestSandboxNativeRunForwarded(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stdout, "USAGE") != 1 {
 		t.Errorf("run --help: exit %d, stdout %q", r.code, r.stdout)
 	}
-	r = e.sb("", "run", "--backend", "native", "-t", "--", "true")
-	if r.code != 125 || !strings.Contains(r.stderr, "needs a terminal") {
-		t.Errorf("run -t without a terminal: exit %d, stderr %q", r.code, r.stderr)
+	r = e.sb("", "run", "--backend", "native", "-t", "--", "sh", "-c", "test -t 0 && echo tty")
+	if r.code != 0 || !strings.Contains(r.stdout, "tty") {
+		t.Errorf("run -t (the daemon's terminal): exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = e.sb(`{"backend": "native"}`, "run", "--spec", "/dev/stdin", "--", "sh", "-c", "echo $PPID")
 	if got := strings.TrimSpace(r.stdout); r.code != 0 || got == "" || got == strconv.Itoa(daemon) {

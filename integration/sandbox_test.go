@@ -511,3 +511,22 @@ func TestSandboxProbeAndSocket(t *testing.T) {
 		t.Fatalf("socket mode %v", st.Mode())
 	}
 }
+
+// TestSandboxTerminal: exec -t and run -t give the command a terminal of its
+// own, its controlling one, on both backends; the CLI relays it to its own.
+func TestSandboxTerminal(t *testing.T) {
+	e := newSandboxEnv(t)
+	script := "test -t 0 && echo isatty; echo via-dev-tty > /dev/tty; exit 4"
+	for _, backend := range []string{"container", "native"} {
+		id := e.create("--backend", backend)
+		for _, args := range [][]string{
+			{"exec", "-t", id, "--", "sh", "-c", script},
+			{"run", "--backend", backend, "-t", "--", "sh", "-c", script},
+		} {
+			r := runPty(t, e.bin, append([]string{"sandbox", "--socket", e.sock, "--state-dir", e.state}, args...)...)
+			if r.code != 4 || !strings.Contains(r.stdout, "isatty") || !strings.Contains(r.stdout, "via-dev-tty") {
+				t.Errorf("%s %v: exit %d, terminal %q; want 4, isatty and via-dev-tty", backend, args[:2], r.code, r.stdout)
+			}
+		}
+	}
+}

@@ -138,6 +138,7 @@ func (s *nativeSandbox) Exec(_ context.Context, cfg *ExecConfig) (Process, error
 		defer slave.Close()
 		master = m
 		p.Stdin, p.Stdout, p.Stderr = slave, slave, slave
+		p.Tty = true // the command's controlling terminal
 	}
 	// The command's lifetime is not tied to the request: Kill ends it.
 	exe, err := s.sb.Start(context.Background(), p)

@@ -20,7 +20,7 @@ import (
 var sandboxRunCommand = &cli.Command{
 	Name: "run",
 	Usage: "create a sandbox, run one command in it, destroy it; exits with the command's code " +
-		"(needs no daemon, except with --tty on the container backend)",
+		"(needs no daemon, except with --tty: the daemon gives the command a terminal of its own)",
 	ArgsUsage:              "[create flags] -- CMD [ARG...]",
 	UseShortOptionHandling: true,
 	OnUsageError:           sandboxUsageError,
@@ -46,12 +46,12 @@ var sandboxRunCommand = &cli.Command{
 		ctx, sig := signalContext(c.Context)
 		c.Context = ctx
 		switch {
+		case o.req.Tty:
+			err = runInDaemon(c, req, o)
 		case req.Spec.WithDefaults().Backend == bundle.BackendNative:
 			err = runNative(ctx, &req.Spec, o, cmdIO{c.App.Reader, c.App.Writer, c.App.ErrWriter}, os.TempDir())
-		case !o.req.Tty:
-			err = runContainerOnce(c, &req.Spec, o)
 		default:
-			err = runInDaemon(c, req, o)
+			err = runContainerOnce(c, &req.Spec, o)
 		}
 		if s := sig(); s != 0 {
 			return &exitError{code: 128 + int(s)}
@@ -112,14 +112,6 @@ type cmdIO struct {
 func runNative(ctx context.Context, spec *bundle.Spec, o sandboxExecOptions, cio cmdIO, tempDir string) error {
 	p := native.Process{Args: o.req.Args, Stdout: cio.out, Stderr: cio.err}
 	if o.interactive {
-		p.Stdin = cio.in
-	}
-	if o.req.Tty {
-		if _, ok := isTerminal(cio.in); !ok {
-			return errors.New("--tty with --backend native needs a terminal on stdin")
-		}
-		// The terminal is handed to the command as it is: it is the
-		// command's terminal.
 		p.Stdin = cio.in
 	}
 	res, err := native.RunIn(ctx, tempDir, spec, p)
