@@ -24,6 +24,7 @@ func TestOCIBadInput(t *testing.T) {
 		return dir
 	}
 	relCwd := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.Cwd = "tmp" })
+	terminal := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.Terminal = true })
 	cases := []struct {
 		name string
 		args []string
@@ -43,6 +44,7 @@ func TestOCIBadInput(t *testing.T) {
 		{"wrong type", []string{"create", "--bundle", malformed(`{"ociVersion":"1.0.0","root":{"path":"rootfs"},"linux":{},"process":{"cwd":"/","args":"sh"}}`), "m4"}, "field process.args"},
 		{"no process", []string{"create", "--bundle", malformed(`{"ociVersion":"1.0.0","root":{"path":"rootfs"},"linux":{}}`), "m5"}, "field process"},
 		{"relative cwd", []string{"create", "--bundle", relCwd, "m6"}, "process.cwd"},
+		{"terminal without a console socket", []string{"create", "--bundle", terminal, "m7"}, "--console-socket"},
 		{"unknown signal", []string{"kill", "dup", "SIGNOPE"}, "unknown signal"},
 		{"extra arguments", []string{"state", "a", "b"}, "expects 1"},
 		{"bad rootless value", []string{"--rootless", "maybe", "list"}, "--rootless"},

@@ -138,6 +138,11 @@ func TestOCIExec(t *testing.T) {
 	if got := e.ok("exec", "--process", pf, "x1"); got != "from-process-json\n" {
 		t.Errorf("exec --process: %q", got)
 	}
+	// --cap adds to a container process that names no capabilities.
+	e.ok("run", "-d", "--bundle", e.bundle(sleeper, func(s *specs.Spec) { s.Process.Capabilities = nil }), "nocaps")
+	if got := e.ok("exec", "--cap", "CAP_CHOWN", "nocaps", "grep", "^CapEff", "/proc/self/status"); got != "CapEff:\t0000000000000001\n" {
+		t.Errorf("exec --cap CAP_CHOWN: %q, want CAP_CHOWN (bit 0) alone effective", got)
+	}
 	writeJSON(t, pf, &specs.Process{Args: []string{"true"}, Cwd: "relative"})
 	if msg := e.fails("exec", "--process", pf, "x1"); !strings.Contains(msg, "process.cwd") {
 		t.Errorf("bad process.json: %q, want it to name process.cwd", msg)

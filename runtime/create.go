@@ -26,7 +26,8 @@ type CreateOptions struct {
 	ConsoleSocket string
 	NoPivot       bool
 	NoNewKeyring  bool
-	// Detach (run only) returns once the process has started.
+	// Detach returns once the process has started (run -d; create always
+	// detaches).
 	Detach bool
 	// PreserveFDs passes this many of the caller's descriptors, from fd 3
 	// on, to the container process.
@@ -43,6 +44,8 @@ const creatingMarker = "agentd-creating.json"
 // process, which waits for Start. On failure nothing is left behind: no state
 // directory, no cgroup, no mount.
 func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) error {
+	// create always detaches (as runc's): a terminal needs a console socket.
+	opts.Detach = true
 	p, err := r.prepare(id, opts)
 	if err != nil {
 		return err

@@ -119,7 +119,7 @@ func TestApplyResources(t *testing.T) {
 		Pids:   &specs.LinuxPids{Limit: &pids},
 	})
 	if dst.Memory != mem || dst.MemorySwap != -1 || dst.CpuQuota != quota || dst.CpuPeriod != period ||
-		dst.CpuShares != shares || dst.CpusetCpus != "0" || dst.PidsLimit == nil || *dst.PidsLimit != pids {
+		dst.CpuShares != shares || dst.CpuWeight != cgroups.ConvertCPUSharesToCgroupV2Value(shares) || dst.CpusetCpus != "0" || dst.PidsLimit == nil || *dst.PidsLimit != pids {
 		t.Errorf("applyResources = %+v", dst)
 	}
 	kept := &cgroups.Resources{Memory: 7}

@@ -34,6 +34,9 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 		return fmt.Errorf("%w: container %s has no cgroup to update", ErrUnsupported, id)
 	}
 	applyResources(config.Cgroups.Resources, res)
+	// Device rules cannot be updated; leave those others (a GPU plugin)
+	// added alone, as runc does.
+	config.Cgroups.SkipDevices = true
 	if err := c.Set(config); err != nil {
 		return fmt.Errorf("updating container %s: %w", id, err)
 	}
@@ -52,7 +55,9 @@ func applyResources(dst *cgroups.Resources, res *specs.LinuxResources) {
 	}
 	if c := res.CPU; c != nil {
 		if c.Shares != nil {
+			// cgroup v2 has weights; its manager does not convert shares.
 			dst.CpuShares = *c.Shares
+			dst.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*c.Shares)
 		}
 		setInt(&dst.CpuQuota, c.Quota)
 		if c.Period != nil {

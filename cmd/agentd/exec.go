@@ -103,7 +103,10 @@ func execProcess(c *cli.Context, rt *agentdruntime.Runtime, id string) (*specs.P
 	for _, g := range c.Int64Slice("additional-gids") {
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}
-	if caps := c.StringSlice("cap"); len(caps) > 0 && p.Capabilities != nil {
+	if caps := c.StringSlice("cap"); len(caps) > 0 {
+		if p.Capabilities == nil { // a process.json without capabilities
+			p.Capabilities = &specs.LinuxCapabilities{}
+		}
 		pc := p.Capabilities
 		pc.Bounding = append(pc.Bounding, caps...)
 		pc.Effective = append(pc.Effective, caps...)
