@@ -5,7 +5,9 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -78,5 +80,27 @@ func TestOCIPoststartFailureWarns(t *testing.T) {
 	data, _ := os.ReadFile(log)
 	if !strings.Contains(string(data), "level=warning") || !strings.Contains(string(data), "poststart hook") {
 		t.Errorf("no warning about the hook in the log:\n%s", data)
+	}
+}
+
+// TestOCIRunSignalWhileStarting: a TERM that reaches a foreground `run`
+// while it is still starting the container (here from a createRuntime hook,
+// which agentd runs) is forwarded to the process once it runs: agentd
+// itself is not killed half-way, and the container is deleted. The
+// container shares the host's pid namespace: as pid 1 of its own, the
+// process would ignore a TERM it has no handler for yet.
+func TestOCIRunSignalWhileStarting(t *testing.T) {
+	e := newOCIEnv(t)
+	b := e.bundle([]string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "kill -TERM $PPID"}}}}
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.PIDNamespace })
+	})
+	r := e.run("", "run", "--bundle", b, "sig1")
+	if r.code != 128+int(syscall.SIGTERM) {
+		t.Errorf("run with a TERM while starting: exit %d (stderr %q), want %d: the container's process killed by it",
+			r.code, r.stderr, 128+int(syscall.SIGTERM))
+	}
+	if st := e.run("", "state", "sig1"); st.code == 0 {
+		t.Errorf("the container is still there after run: %s", st.stdout)
 	}
 }

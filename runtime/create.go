@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -63,6 +64,11 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) err
 // process, forwards signals to it, destroys the container, and returns the
 // process's exit code (128+N if killed by signal N).
 func (r *Runtime) Run(ctx context.Context, id string, opts CreateOptions) (int, error) {
+	var sigs chan os.Signal
+	if !opts.Detach {
+		sigs = CatchSignals()
+		defer signal.Stop(sigs)
+	}
 	p, err := r.prepare(id, opts)
 	if err != nil {
 		return -1, err
@@ -85,7 +91,7 @@ func (r *Runtime) Run(ctx context.Context, id string, opts CreateOptions) (int, 
 	if opts.Detach {
 		return 0, nil
 	}
-	code, err := waitForeground(proc, tty)
+	code, err := waitForeground(proc, tty, sigs)
 	destroy(c)
 	return code, err
 }

@@ -61,8 +61,11 @@ func (p *Process) Wait() (int, error) {
 }
 
 // WaitForeground is Wait for a command-line caller: it relays the terminal
-// if there is one and forwards the signals this process receives.
-func (p *Process) WaitForeground() (int, error) { return waitForeground(p.p, p.tty) }
+// if there is one and forwards the signals caught on sigs since
+// [CatchSignals], which the caller called before [Runtime.Exec].
+func (p *Process) WaitForeground(sigs chan os.Signal) (int, error) {
+	return waitForeground(p.p, p.tty, sigs)
+}
 
 // ProcessFromBundle returns the process of the container's config.json, the
 // base that `exec` overrides, as runc does.

@@ -30,11 +30,21 @@ func ParseSignal(s string) (unix.Signal, error) {
 	return 0, fmt.Errorf("%w: unknown signal %q: use a name such as TERM or KILL, or a number", ErrInvalidArgument, s)
 }
 
-// waitForeground waits for a process agentd runs in the foreground,
-// forwarding the signals agentd receives to it, and returns its exit code.
-func waitForeground(proc *libcontainer.Process, tty *foregroundTTY) (int, error) {
+// CatchSignals starts catching every signal agentd gets, for
+// [Process.WaitForeground] to forward to the process: call it before
+// starting the process, so that a signal that comes meanwhile (Ctrl-C, a
+// TERM from a supervisor) is forwarded once it runs instead of killing
+// agentd half-way. WaitForeground stops catching.
+func CatchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
+	return sigs
+}
+
+// waitForeground waits for a process agentd runs in the foreground,
+// forwarding the signals caught on sigs ([CatchSignals]) to it, and returns
+// its exit code.
+func waitForeground(proc *libcontainer.Process, tty *foregroundTTY, sigs chan os.Signal) (int, error) {
 	defer signal.Stop(sigs)
 	if tty != nil {
 		if err := tty.attach(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 
@@ -49,6 +50,11 @@ foreground agentd forwards signals and exits with the process's code; with
 		if err != nil {
 			return err
 		}
+		var sigs chan os.Signal
+		if !c.Bool("detach") {
+			sigs = agentdruntime.CatchSignals()
+			defer signal.Stop(sigs)
+		}
 		p, err := rt.Exec(c.Context, id, agentdruntime.ExecOptions{
 			Process:       proc,
 			Detach:        c.Bool("detach"),
@@ -59,7 +65,7 @@ foreground agentd forwards signals and exits with the process's code; with
 		if err != nil || c.Bool("detach") {
 			return err
 		}
-		code, err := p.WaitForeground()
+		code, err := p.WaitForeground(sigs)
 		if err != nil {
 			return err
 		}
