@@ -143,6 +143,13 @@ func TestOCIExec(t *testing.T) {
 	if got := e.ok("exec", "--cap", "CAP_CHOWN", "nocaps", "grep", "^CapEff", "/proc/self/status"); got != "CapEff:\t0000000000000001\n" {
 		t.Errorf("exec --cap CAP_CHOWN: %q, want CAP_CHOWN (bit 0) alone effective", got)
 	}
+	// A process.json's I/O priority and CPU affinity apply to the exec.
+	writeJSON(t, pf, &specs.Process{Args: []string{"sh", "-c", "ionice; taskset -p $$"}, Env: []string{"PATH=/bin"}, Cwd: "/",
+		IOPriority:      &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 6},
+		ExecCPUAffinity: &specs.CPUAffinity{Final: "0"}})
+	if got := e.ok("exec", "--process", pf, "x1"); !strings.Contains(got, "best-effort: prio 6") || !strings.HasSuffix(got, "mask: 1\n") {
+		t.Errorf("exec --process with ioPriority and execCPUAffinity: %q", got)
+	}
 	writeJSON(t, pf, &specs.Process{Args: []string{"true"}, Cwd: "relative"})
 	if msg := e.fails("exec", "--process", pf, "x1"); !strings.Contains(msg, "process.cwd") {
 		t.Errorf("bad process.json: %q, want it to name process.cwd", msg)
