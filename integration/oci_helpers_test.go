@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"github.com/moby/sys/mountinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,19 +142,16 @@ func cgroupDirs(t testing.TB, id string) []string {
 	return found
 }
 
-// mountsUnder returns the mount points under dir.
+// mountsUnder returns the mount points at or under dir.
 func mountsUnder(t testing.TB, dir string) []string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var found []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			found = append(found, f[4])
-		}
+	for _, m := range mounts {
+		found = append(found, m.Mountpoint)
 	}
 	return found
 }
