@@ -29,8 +29,10 @@ func dialConsoleSocket(path string) (*os.File, error) {
 	return f, nil
 }
 
-// recvFd receives one file descriptor sent with SCM_RIGHTS on sock.
-func recvFd(sock *os.File) (*os.File, error) {
+// RecvFd receives one file descriptor sent with SCM_RIGHTS on sock (a
+// console socket's connection: the pty master); the file is named after
+// the message that came with it.
+func RecvFd(sock *os.File) (*os.File, error) {
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, 0)
@@ -72,7 +74,7 @@ func newForegroundTTY() (*foregroundTTY, error) {
 // process has started.
 func (t *foregroundTTY) attach() error {
 	t.child.Close()
-	f, err := recvFd(t.parent)
+	f, err := RecvFd(t.parent)
 	t.parent.Close()
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	agentdruntime "github.com/agentd/agentd/runtime"
 )
 
 // openPTY allocates a pseudo-terminal pair.
@@ -120,21 +121,12 @@ func (c *consoleSocket) receive() (*os.File, error) {
 		return nil, fmt.Errorf("waiting for the console: %w", err)
 	}
 	defer conn.Close()
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	f, err := conn.File()
 	if err != nil {
 		return nil, fmt.Errorf("receiving the console: %w", err)
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, errors.New("receiving the console: no file descriptor")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, errors.New("receiving the console: bad file descriptor message")
-	}
-	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+	defer f.Close()
+	return agentdruntime.RecvFd(f)
 }
 
 func (c *consoleSocket) close() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"strings"
@@ -410,20 +411,20 @@ func TestReapZombies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Wait until it is a zombie, leaving it one (WNOWAIT).
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[int]time.Time{}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		now := time.Now()
-		reapZombies(seen, now.Add(2*reapGrace)) // pretend the grace has passed
-		if st, _, ok := procStat(pid); !ok || st != 'Z' {
-			if _, _, ok := procStat(pid); !ok {
-				return // reaped
-			}
-		}
-		if now.After(deadline) {
-			t.Fatalf("zombie %d not reaped", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
+	now := time.Now()
+	reapZombies(seen, now) // first noticed: within its grace
+	if st, _, ok := procStat(pid); !ok || st != 'Z' {
+		t.Fatalf("zombie %d reaped before its grace passed (state %c, there %v)", pid, st, ok)
+	}
+	reapZombies(seen, now.Add(2*reapGrace))
+	if _, _, ok := procStat(pid); ok {
+		t.Fatalf("zombie %d not reaped after its grace", pid)
 	}
 }
 
