@@ -1,6 +1,9 @@
 # agentd — build, test and measure. `make help` lists the targets.
 
 SHELL     := /bin/bash
+# Go's own install puts go in /usr/local/go/bin, which only login shells
+# have on PATH; a go already on PATH comes first.
+export PATH := $(PATH):/usr/local/go/bin
 GO        ?= go
 TAGS      ?= seccomp urfave_cli_no_docs
 # The Go 1.26 "green tea" collector initialises mark bits at the end of every

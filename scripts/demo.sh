@@ -22,6 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 200); do [ -S "$work/agentd.sock" ] && break; sleep 0.05; done
+[ -S "$work/agentd.sock" ] || { echo "the daemon did not come up:" >&2; cat "$work/daemon.log" >&2; exit 1; }
 
 step probe
 id=$(sb create --name demo --memory 256m --pids 128)

@@ -14,6 +14,7 @@ stop_daemon() {
 }
 stops+=(stop_daemon)
 for _ in $(seq 200); do [ -S "$sbdir/agentd.sock" ] && break; sleep 0.05; done
+[ -S "$sbdir/agentd.sock" ] || { echo "the daemon did not come up:" >&2; cat "$sbdir/daemon.log" >&2; exit 1; }
 
 # A runc container that stays up, from the busybox bundle.
 sleeper=$work/sleeper
