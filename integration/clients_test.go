@@ -62,28 +62,6 @@ func mustRun(t *testing.T, name string, args ...string) string {
 	return r.stdout
 }
 
-// runExtraFiles is run with extra descriptors, from fd 3 on, handed to the
-// command.
-func runExtraFiles(t *testing.T, extra []*os.File, name string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	so, se := outputFile(t), outputFile(t)
-	defer so.Close()
-	defer se.Close()
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = so, se, extra
-	code := 0
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("running %s %v: %v", name, args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{stdout: readAll(t, so), stderr: readAll(t, se), code: code}
-}
-
 // runPty runs a command with a new pty as its controlling terminal and
 // stdio, as `ctr run -t` needs, and returns what it wrote there (stdout and
 // stderr together, in result.stdout) and its exit code.

@@ -338,6 +338,9 @@ func (s *ctrSteps) kill(t *testing.T, task string) {
 }
 
 func (s *ctrSteps) delete(t *testing.T, task string) {
+	if dirs := cgroupDirs(t, task); len(dirs) == 0 {
+		t.Errorf("no cgroup named %s before delete: the check after it would prove nothing", task)
+	}
 	r := s.d.try(t, "tasks", "delete", task)
 	if r.code != 0 || !strings.Contains(r.stderr, "exit code 42") {
 		t.Fatalf("ctr tasks delete: exit %d, stderr %q; want 0 and exit code 42 reported", r.code, r.stderr)
@@ -358,13 +361,13 @@ func (s *ctrSteps) delete(t *testing.T, task string) {
 func (s *ctrSteps) hostPID(t *testing.T) {
 	c := s.id("hostpid")
 	ns := fmt.Sprintf("pid:/proc/%d/ns/pid", os.Getpid())
-	s.d.ctr(t, s.runArgs("-d", "--with-ns", ns, testImage, c, "sh", "-c", "sleep 1000 & exit 0")...)
+	n := sbUniqueSleep() // the child, found again by its command line
+	s.d.ctr(t, s.runArgs("-d", "--with-ns", ns, testImage, c, "sh", "-c", "sleep "+n+" & exit 0")...)
 	if !waitFor(20*time.Second, func() bool { return s.d.taskStatus(t, c) == "STOPPED" }) {
 		t.Fatalf("task %s: %s, want STOPPED once its init exits", c, s.d.taskStatus(t, c))
 	}
-	cgroup := "/" + s.d.namespace + "/" + c + "\n"
-	if !waitFor(10*time.Second, func() bool { return len(pidsInCgroup(cgroup)) == 0 }) {
-		t.Errorf("processes %v still run in the stopped task's cgroup", pidsInCgroup(cgroup))
+	if !waitFor(10*time.Second, func() bool { return len(sbProcsWith("sleep "+n)) == 0 }) {
+		t.Errorf("the child %v the stopped task left still runs", sbProcsWith("sleep "+n))
 	}
 	s.d.ctr(t, "tasks", "delete", c)
 	s.d.ctr(t, "containers", "delete", c)
@@ -384,6 +387,9 @@ func (s *ctrSteps) deleteCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := s.d.taskPid(t, c, "CREATED")
+	if dirs := cgroupDirs(t, c); len(dirs) == 0 {
+		t.Errorf("no cgroup named %s for the created task: the check after delete would prove nothing", c)
+	}
 	if err := api.deleteTask(c); err != nil {
 		t.Fatalf("deleting the created task: %v", err)
 	}

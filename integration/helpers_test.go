@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,30 +127,41 @@ type result struct {
 // command's stdio and would hold a pipe open long after the command exits.
 func run(t testing.TB, stdin string, name string, args ...string) result {
 	t.Helper()
-	return runEnv(t, nil, stdin, name, args...)
+	return runWith(t, runOpts{stdin: stdin}, name, args...)
 }
 
 // runEnv is run with env added to the test's environment.
 func runEnv(t testing.TB, env []string, stdin string, name string, args ...string) result {
 	t.Helper()
+	return runWith(t, runOpts{env: env, stdin: stdin}, name, args...)
+}
+
+// runOpts are what run may add to a command.
+type runOpts struct {
+	stdin string
+	env   []string   // added to the test's environment
+	extra []*os.File // handed over from fd 3 on
+}
+
+func runWith(t testing.TB, o runOpts, name string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
+	if o.env != nil {
+		cmd.Env = append(os.Environ(), o.env...)
 	}
 	so, se := outputFile(t), outputFile(t)
-	cmd.Stdout, cmd.Stderr = so, se
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	err := cmd.Run()
 	defer so.Close()
 	defer se.Close()
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = so, se, o.extra
+	if o.stdin != "" {
+		cmd.Stdin = strings.NewReader(o.stdin)
+	}
 	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
 			t.Fatalf("running %s %v: %v", name, args, err)
 		}
 		code = ee.ExitCode()

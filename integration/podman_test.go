@@ -175,7 +175,7 @@ func (p *podman) execPreserveFDs(t *testing.T, c podmanContainer) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r := runExtraFiles(t, []*os.File{f}, "podman", p.args("exec", "--preserve-fds", "1", c.name, "sh", "-c", "cat <&3")...)
+	r := runWith(t, runOpts{extra: []*os.File{f}}, "podman", p.args("exec", "--preserve-fds", "1", c.name, "sh", "-c", "cat <&3")...)
 	if r.code != 0 || r.stdout != "through fd 3\n" {
 		t.Fatalf("podman exec --preserve-fds 1: exit %d, stdout %q, stderr %q; want the file read through fd 3", r.code, r.stdout, r.stderr)
 	}
@@ -193,6 +193,10 @@ func (p *podman) updateMemory(t *testing.T, c podmanContainer) {
 	p.ok(t, "update", "--memory", "64m", c.name)
 	if got := memoryLimit(t, p.status(t, c.name, "running")); got != 64<<20 {
 		t.Fatalf("the container's cgroup: memory limit %d, want %d", got, 64<<20)
+	}
+	// rm's check that the cgroups are gone looks for these.
+	if dirs := cgroupDirs(t, "libpod-"+c.id); len(dirs) == 0 {
+		t.Errorf("no cgroup named libpod-%s while it runs: the check after rm would prove nothing", c.id)
 	}
 }
 
