@@ -117,23 +117,16 @@ func materializeWith(stateDir, id string, spec *Spec, args []string, write func(
 // spec must be the one the sandbox was materialized with. config.json is
 // not rewritten. On failure nothing stays mounted.
 func Remount(stateDir, id string, spec *Spec) (_ *Bundle, retErr error) {
-	dir, err := sandboxDir(stateDir, id)
-	if err != nil {
-		return nil, err
-	}
 	d := spec.WithDefaults()
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
-	}
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	dir, err := existingSandboxDir(stateDir, id)
 	if err != nil {
 		return nil, err
 	}
-	if len(mounts) > 0 {
-		return nil, fmt.Errorf("sandbox %s is already mounted at %s; call Unmount first", id, mounts[0].Mountpoint)
+	if err := checkUnmounted(dir, id); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if retErr != nil {
@@ -145,6 +138,19 @@ func Remount(stateDir, id string, spec *Spec) (_ *Bundle, retErr error) {
 		return nil, fmt.Errorf("mounting sandbox %s: %w", id, err)
 	}
 	return b, nil
+}
+
+// checkUnmounted fails if anything is mounted at or below sandbox id's
+// directory dir.
+func checkUnmounted(dir, id string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return err
+	}
+	if len(mounts) > 0 {
+		return fmt.Errorf("sandbox %s is mounted at %s; call Unmount first", id, mounts[0].Mountpoint)
+	}
+	return nil
 }
 
 // Unmount unmounts everything under sandbox id's directory and keeps the

@@ -140,6 +140,13 @@ func RemoveSnapshot(stateDir, id, name string) error {
 	return os.RemoveAll(tmp)
 }
 
+// StatSnapshot fails with [ErrSnapshotNotExist] unless sandbox id has a
+// snapshot called name.
+func StatSnapshot(stateDir, id, name string) error {
+	_, err := snapshotPath(stateDir, id, name)
+	return err
+}
+
 func snapshotPath(stateDir, id, name string) (string, error) {
 	if err := ValidateSnapshotName(name); err != nil {
 		return "", err
@@ -183,6 +190,11 @@ func replaceUpperFrom(stateDir, dstID, from string, opts CopyOptions) (CopyStats
 	if err != nil {
 		return CopyStats{}, err
 	}
+	// Swapping the upper layer under a mounted overlay would delete the
+	// live layer below it.
+	if err := checkUnmounted(dir, dstID); err != nil {
+		return CopyStats{}, err
+	}
 	next := filepath.Join(dir, "upper.next")
 	if err := os.RemoveAll(next); err != nil { // left by an interrupted restore
 		return CopyStats{}, err
@@ -208,12 +220,8 @@ func replaceUpperFrom(stateDir, dstID, from string, opts CopyOptions) (CopyStats
 		return st, err
 	}
 	go os.RemoveAll(trash)
-	// overlayfs keeps state in its work directories; start them afresh.
-	work := filepath.Join(dir, "work")
-	if err := os.RemoveAll(work); err != nil {
-		return st, err
-	}
-	return st, os.Mkdir(work, 0o700)
+	// Remount starts overlayfs's work directories afresh (makeLayerDirs).
+	return st, nil
 }
 
 // writeJSONFile writes v to path. Snapshots are not fsynced: the rename

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -66,6 +67,10 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatal("the changes after the snapshot changed nothing visible")
 	}
 
+	// Still mounted: swapping the layer would pull it from under the overlay.
+	if _, err := ReplaceUpper(state, "snap", "s1", "snap", CopyOptions{}); err == nil || !strings.Contains(err.Error(), "Unmount first") {
+		t.Errorf("ReplaceUpper of a mounted sandbox: %v, want it refused", err)
+	}
 	if err := Unmount(state, "snap"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // sandboxEnv is one daemon's world: its own state dir and socket, never
@@ -27,6 +29,9 @@ type sandboxEnv struct {
 	dir   string
 	sock  string
 	state string
+	// mounts are file systems the test put under dir, unmounted once the
+	// daemon is gone.
+	mounts []string
 }
 
 func newSandboxEnv(t *testing.T) *sandboxEnv {
@@ -153,6 +158,11 @@ func (e *sandboxEnv) cleanup() {
 		if !waitFor(10*time.Second, func() bool { return !processAlive(pid) }) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("cleanup: the daemon ignored SIGTERM")
+		}
+	}
+	for _, m := range e.mounts {
+		if err := unix.Unmount(m, 0); err != nil {
+			t.Errorf("cleanup: unmounting %s: %v", m, err)
 		}
 	}
 	if m := mountsUnder(e.t, e.dir); len(m) > 0 {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -194,9 +195,6 @@ func TestSandboxSnapshotBadInput(t *testing.T) {
 	if r := e.sb("", "snapshot", id, "dup"); r.code != 125 || !strings.Contains(r.stderr, "exists") {
 		t.Errorf("second snapshot with one name: %d %q", r.code, r.stderr)
 	}
-	if ids := e.must("ls", "-q"); len(strings.Fields(ids)) != 2 {
-		t.Errorf("a failed fork left a sandbox behind:\n%s", ids)
-	}
 }
 
 // TestSandboxSnapshotProgressStream takes a snapshot through the Go client
@@ -229,5 +227,36 @@ func TestSandboxSnapshotProgressStream(t *testing.T) {
 	}
 	if last := frames[len(frames)-1]; last.Bytes > res.Snapshot.Size {
 		t.Errorf("progress %d bytes beyond the snapshot's %d", last.Bytes, res.Snapshot.Size)
+	}
+}
+
+// TestSandboxForkDiskFull: a fork that runs out of space while copying the
+// snapshot into the new sandbox (after materializing it) leaves nothing of
+// the new sandbox: no listing, no directory, no mount.
+func TestSandboxForkDiskFull(t *testing.T) {
+	e := newSandboxEnv(t)
+	must(t, os.MkdirAll(e.state, 0o700))
+	must(t, unix.Mount("tmpfs", e.state, "tmpfs", 0, "size=64m"))
+	e.mounts = append(e.mounts, e.state)
+	id := e.create()
+	e.must("exec", id, "--", "sh", "-c", "head -c 25165824 /dev/urandom > /tmp/big")
+	e.must("snapshot", id, "big") // 24 MiB more: 48 of 64 used
+	mountsBefore := mountsUnder(t, e.state)
+	r := e.sb("", "fork", id+":big")
+	if r.code != 125 || !strings.Contains(r.stderr, "no space left") {
+		t.Fatalf("fork onto a full disk: exit %d, stdout %q, stderr %q; want 125 and no space left", r.code, r.stdout, r.stderr)
+	}
+	if ids := strings.Fields(e.must("ls", "-q")); len(ids) != 1 || ids[0] != id {
+		t.Errorf("sandboxes after the failed fork: %v, want only %s", ids, id)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.state, "sandboxes")); len(ents) != 1 {
+		t.Errorf("sandbox directories after the failed fork: %v", ents)
+	}
+	if m := mountsUnder(t, e.state); !slices.Equal(m, mountsBefore) {
+		t.Errorf("mounts after the failed fork: %v, before it: %v", m, mountsBefore)
+	}
+	// The source still works.
+	if got := e.must("exec", id, "--", "sh", "-c", "wc -c < /tmp/big"); strings.TrimSpace(got) != "25165824" {
+		t.Errorf("the source after the failed fork: %q", got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/agentd/agentd/bundle"
 )
@@ -34,7 +33,7 @@ func (s *containerSandbox) RemoveSnapshot(_ context.Context, name string) error 
 // stops; a failed copy (a full disk) keeps the old layer and restarts the
 // sandbox on it.
 func (s *containerSandbox) Restore(ctx context.Context, name string, progress func(bundle.CopyStats)) (bundle.CopyStats, error) {
-	if err := s.hasSnapshot(name); err != nil {
+	if err := bundle.StatSnapshot(s.b.stateDir, s.id, name); err != nil {
 		return bundle.CopyStats{}, err
 	}
 	spec, err := readSpecFile(s.b.stateDir, s.id)
@@ -58,25 +57,13 @@ func (s *containerSandbox) Restore(ctx context.Context, name string, progress fu
 	return st, copyErr
 }
 
-func (s *containerSandbox) hasSnapshot(name string) error {
-	list, err := bundle.Snapshots(s.b.stateDir, s.id)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(list, func(i bundle.SnapshotInfo) bool { return i.Name == name }) {
-		return fmt.Errorf("snapshot %s of sandbox %s: %w", name, s.id, bundle.ErrSnapshotNotExist)
-	}
-	return nil
-}
-
 // Fork materializes sandbox id, fills its upper layer from srcID's snapshot
 // (or from srcID's live upper layer, frozen during the copy) and starts it.
 // On failure nothing of id is left.
 func (b *containerBackend) Fork(ctx context.Context, srcID, snapshot string, srcRunning bool, id string,
 	spec *bundle.Spec, progress func(bundle.CopyStats)) (_ Sandbox, _ bundle.CopyStats, retErr error) {
-	src := &containerSandbox{b: b, id: srcID}
 	if snapshot != "" {
-		if err := src.hasSnapshot(snapshot); err != nil {
+		if err := bundle.StatSnapshot(b.stateDir, srcID, snapshot); err != nil {
 			return nil, bundle.CopyStats{}, err
 		}
 	}
