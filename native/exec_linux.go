@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -126,7 +127,7 @@ func (s *Sandbox) mergeReport(rep Report, pol *policy) Report {
 	rep.Cgroup = s.cg.name()
 	rep.Limits = s.report.Limits
 	for _, m := range s.report.Missing {
-		if !containsString(rep.Missing, m) {
+		if !slices.Contains(rep.Missing, m) {
 			rep.Missing = append(rep.Missing, m)
 		}
 	}

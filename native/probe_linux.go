@@ -3,6 +3,7 @@
 package native
 
 import (
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,9 +16,6 @@ import (
 
 const (
 	cgroup2Mount = "/sys/fs/cgroup"
-	// seccompGetActionAvail and seccompRetErrno are from linux/seccomp.h.
-	seccompGetActionAvail = 2
-	seccompRetErrno       = 0x00050000
 )
 
 // wantedControllers are the cgroup controllers the backend can use.
@@ -50,18 +48,18 @@ func probe() (Capabilities, hierarchy) {
 // landlockABI asks the kernel for its Landlock ABI version; 0 means no
 // Landlock (not built, or not enabled at boot).
 func landlockABI() int {
-	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
-	if errno != 0 {
+	v, err := ll.LandlockGetABIVersion()
+	if err != nil {
 		return 0
 	}
-	return int(v)
+	return v
 }
 
 // seccompKernel reports whether the kernel can load seccomp filters that
 // return an errno, the action agentd's filter uses.
 func seccompKernel() bool {
-	action := uint32(seccompRetErrno)
-	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, seccompGetActionAvail, 0, uintptr(unsafe.Pointer(&action)))
+	action := uint32(unix.SECCOMP_RET_ERRNO)
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&action)))
 	return errno == 0
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"slices"
 
 	"github.com/agentd/agentd/bundle"
 )
@@ -34,5 +33,3 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
 	return hex.EncodeToString(b)
 }
-
-func containsString(list []string, s string) bool { return slices.Contains(list, s) }

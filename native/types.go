@@ -17,6 +17,7 @@ package native
 
 import (
 	"io"
+	"slices"
 	"syscall"
 	"time"
 
@@ -150,10 +151,5 @@ func (c Capabilities) Seccomp() bool { return c.SeccompKernel && c.SeccompLibrar
 
 // HasController reports whether the cgroup controller name is usable.
 func (c Capabilities) HasController(name string) bool {
-	for _, n := range c.CgroupControllers {
-		if n == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.CgroupControllers, name)
 }

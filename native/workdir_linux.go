@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,7 +31,16 @@ func resolveWorkdir(root, rel string) (*os.File, error) {
 	}
 	fd, err := unix.Openat2(rootFD, rel, &how)
 	if errors.Is(err, unix.ENOSYS) {
-		return resolveWorkdirFallback(root, rel)
+		// Linux < 5.6; Landlock ABI 6 needs 6.12, so only bestEffort gets
+		// here, and only a workdir that needs no resolving runs.
+		if rel == "." {
+			if fd, err = unix.Dup(rootFD); err != nil {
+				return nil, workdirError(root, rel, err)
+			}
+			unix.CloseOnExec(fd)
+			return os.NewFile(uintptr(fd), root), nil
+		}
+		return nil, fmt.Errorf("%w: workdir %q: resolving it safely needs openat2 (Linux 5.6+)", ErrUnsupported, rel)
 	}
 	if err != nil {
 		return nil, workdirError(root, rel, err)
@@ -50,26 +58,4 @@ func workdirError(root, rel string, err error) error {
 		return fmt.Errorf("%w: workdir %q is not a directory", ErrInvalidWorkdir, rel)
 	}
 	return fmt.Errorf("%w: workdir %q: %v", ErrInvalidWorkdir, rel, err)
-}
-
-// resolveWorkdirFallback serves kernels older than 5.6 (no openat2), which
-// only run with bestEffort: Landlock ABI 6 needs Linux 6.12. It resolves the
-// symlinks in user space and checks the result is under root.
-func resolveWorkdirFallback(root, rel string) (*os.File, error) {
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return nil, workdirError(root, rel, err)
-	}
-	dir, err := filepath.EvalSymlinks(filepath.Join(realRoot, rel))
-	if err != nil {
-		return nil, workdirError(root, rel, err)
-	}
-	if dir != realRoot && !strings.HasPrefix(dir, realRoot+"/") {
-		return nil, workdirError(root, rel, unix.EXDEV)
-	}
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, workdirError(root, rel, err)
-	}
-	return os.NewFile(uintptr(fd), dir), nil
 }
