@@ -52,27 +52,27 @@ func landlockConfig(lp landlockPolicy) (int, landlock.Config, error) {
 	return abi, llConfigs[abi-1], nil
 }
 
-// applyLandlock restricts the calling process (the helper) to lp. The rules
-// are downgraded here, explicitly, rather than with go-landlock's
-// BestEffort, which silently enforces nothing at all when a rule cannot be
-// downgraded; the returned ABI is what was enforced (0: nothing).
+// applyLandlock restricts the calling process (the helper, every thread)
+// to lp with the same ruleset the spawn child gets ([landlockRuleset]); the
+// returned ABI is what was enforced (0: nothing).
 func applyLandlock(lp landlockPolicy) (int, error) {
-	abi, cfg, err := landlockConfig(lp)
-	if err != nil || abi == 0 {
+	abi, ruleset, err := landlockRuleset(lp)
+	if err != nil || ruleset == nil {
 		return 0, err
 	}
-	rules, err := landlockRules(cfg, lp)
-	if err != nil {
-		return 0, err
+	defer ruleset.Close()
+	// Each thread needs no_new_privs for its own landlock_restrict_self.
+	if err := ll.AllThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	if err := cfg.Restrict(rules...); err != nil {
+	if err := ll.AllThreadsLandlockRestrictSelf(int(ruleset.Fd()), 0); err != nil {
 		return 0, fmt.Errorf("enforcing Landlock ABI %d: %w", abi, err)
 	}
 	return abi, nil
 }
 
-// landlockRuleset makes the ruleset for lp, as [applyLandlock] would
-// enforce it, without enforcing it: the spawn child enforces it on itself.
+// landlockRuleset makes the ruleset for lp without enforcing it: the spawn
+// child enforces it on itself, the helper with [applyLandlock].
 // It returns the ABI and the ruleset, nil when the ABI is 0. Rule paths are
 // opened once, with O_PATH, and the rule is cut down to what that very file
 // can have.
@@ -153,44 +153,6 @@ func fsGroups(lp landlockPolicy) []fsGroup {
 	}
 }
 
-// landlockRules turns lp into go-landlock rules for cfg.
-func landlockRules(cfg landlock.Config, lp landlockPolicy) ([]landlock.Rule, error) {
-	var rules []landlock.Rule
-	for _, g := range fsGroups(lp) {
-		for _, p := range g.paths {
-			r, ok, err := fsRule(cfg, g.access, p, g.optional)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				rules = append(rules, r)
-			}
-		}
-	}
-	return append(rules, netRules(cfg, lp)...), nil
-}
-
-// fsRule is the rule granting access to path, cut down to what cfg handles
-// and to what a file can have when path is not a directory. ok is false when
-// nothing is left to grant or an optional path is missing.
-func fsRule(cfg landlock.Config, access landlock.AccessFSSet, path string, optional bool) (r landlock.Rule, ok bool, err error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		if optional && errors.Is(err, os.ErrNotExist) {
-			return nil, false, nil
-		}
-		return nil, false, fmt.Errorf("landlock rule for %s: %w", path, err)
-	}
-	if access = ruleAccess(cfg, access, fi.IsDir()); access == 0 {
-		return nil, false, nil
-	}
-	rule := landlock.PathAccess(access, path)
-	if optional {
-		rule = rule.IgnoreIfMissing()
-	}
-	return rule, true, nil
-}
-
 // ruleAccess cuts access down to what cfg handles and, for a file, to the
 // rights a file can have (the kernel refuses directory rights on files).
 func ruleAccess(cfg landlock.Config, access landlock.AccessFSSet, isDir bool) landlock.AccessFSSet {
@@ -218,20 +180,4 @@ func netPorts(cfg landlock.Config, lp landlockPolicy) []ll.NetPortAttr {
 		}
 	}
 	return ports
-}
-
-// netRules is netPorts as go-landlock rules.
-func netRules(cfg landlock.Config, lp landlockPolicy) []landlock.Rule {
-	var rules []landlock.Rule
-	for _, p := range netPorts(cfg, lp) {
-		switch p.AllowedAccess {
-		case ll.AccessNetConnectTCP:
-			rules = append(rules, landlock.ConnectTCP(uint16(p.Port)))
-		case ll.AccessNetBindUDP:
-			rules = append(rules, landlock.BindUDP(uint16(p.Port)))
-		case ll.AccessNetConnectSendUDP:
-			rules = append(rules, landlock.ConnectSendUDP(uint16(p.Port)))
-		}
-	}
-	return rules
 }
