@@ -491,8 +491,11 @@ func TestNativeTerminal(t *testing.T) {
 	probe := buildProbe(t, d.rw)
 	master, slave := openPTY(t)
 	sb := newSandbox(t, "it-tty", d.spec(bundle.NetworkNone), filepath.Join(d.base, "sandbox"))
+	// Device ioctls: allowed on /dev/tty (a terminal's settings), refused
+	// on the other devices (/dev/null: EACCES from Landlock, not ENOTTY).
 	e, err := sb.Start(context.Background(), native.Process{Tty: true, Stdin: slave, Stdout: slave, Stderr: slave,
-		Args: []string{"/bin/sh", "-c", "test -t 0 && echo isatty; echo via-dev-tty > /dev/tty; " + probe + " tiocsti; tty"}})
+		Args: []string{"/bin/sh", "-c", "test -t 0 && echo isatty; echo via-dev-tty > /dev/tty; " + probe + " tiocsti; tty; " +
+			probe + " ioctl /dev/tty; " + probe + " ioctl /dev/null"}})
 	must(t, err)
 	slave.Close()
 	out := make(chan string)
@@ -507,7 +510,8 @@ func TestNativeTerminal(t *testing.T) {
 	t.Logf("terminal output: %q, %+v", got, res)
 	// Its own controlling terminal (/dev/tty) works; pushing input into it
 	// does not.
-	wantIn(t, "terminal", got, "isatty", "via-dev-tty", "tiocsti: operation not permitted", "/dev/pts/")
+	wantIn(t, "terminal", got, "isatty", "via-dev-tty", "tiocsti: operation not permitted", "/dev/pts/",
+		"ioctl: ok", "ioctl: permission denied")
 	if _, err := sb.Start(context.Background(), native.Process{Tty: true, Args: []string{"true"}}); !errors.Is(err, native.ErrInvalidSpec) {
 		t.Errorf("tty without a terminal: %v, want ErrInvalidSpec", err)
 	}

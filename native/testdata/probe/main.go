@@ -121,6 +121,18 @@ var probes = map[string]func(arg string) error{
 	},
 	"fork": func(string) error { return exec.Command("/bin/true").Run() },
 	// tiocsti pushes a character into the input of the terminal on fd 0.
+	// ioctl opens the device arg and asks for its terminal settings
+	// (TCGETS): ENOTTY when the ioctl reaches a device that is no terminal,
+	// EACCES when Landlock refuses device ioctls on it.
+	"ioctl": func(arg string) error {
+		fd, err := syscall.Open(arg, syscall.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer syscall.Close(fd)
+		var t syscall.Termios
+		return errno(syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TCGETS, uintptr(unsafe.Pointer(&t))))
+	},
 	"tiocsti": func(string) error {
 		c := byte('x')
 		return errno(syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TIOCSTI, uintptr(unsafe.Pointer(&c))))
