@@ -756,7 +756,11 @@ func TestNativeProbeMeasures(t *testing.T) {
 			}
 		}
 	}
-	if !caps.Root || !caps.NetNamespace || !caps.SeccompKernel {
+	// Network namespaces: whether this process can make one, tried.
+	if canNetns := exec.Command("unshare", "--net", "true").Run() == nil; caps.NetNamespace != canNetns {
+		t.Errorf("Probe says network namespaces %v, unshare --net says %v", caps.NetNamespace, canNetns)
+	}
+	if !caps.Root || !caps.SeccompKernel {
 		t.Errorf("Probe as root: %+v", caps)
 	}
 	t.Logf("probe: %+v", caps)
