@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -89,6 +91,24 @@ func TestOCIDeleteForce(t *testing.T) {
 	}
 	e.ok("delete", "--force", "c2") // missing: --force succeeds, as in runc
 	e.fails("delete", "c2")
+
+	// A paused container: its frozen processes die too, thawed to do so;
+	// the host's pid namespace shows that none is left.
+	b = e.bundle([]string{"sh", "-c", "sleep 1000 & sleep 1000"}, func(s *specs.Spec) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.PIDNamespace })
+	})
+	e.ok("run", "--detach", "--bundle", b, "c3")
+	e.ok("pause", "c3")
+	pids := pidsInCgroup("/c3\n")
+	if len(pids) != 2 { // the shell execs the last sleep
+		t.Fatalf("processes in the paused container's cgroup: %v, want its 2 sleeps", pids)
+	}
+	e.ok("delete", "--force", "c3")
+	for _, pid := range pids {
+		if !waitFor(5*time.Second, func() bool { return !processAlive(pid) }) {
+			t.Errorf("pid %d of the paused container survived delete --force", pid)
+		}
+	}
 }
 
 func TestOCIKillSignals(t *testing.T) {
@@ -104,8 +124,11 @@ func TestOCIKillSignals(t *testing.T) {
 	e.ok("kill", "k1", "9") // by number
 	e.waitStatus("k1", specs.StateStopped)
 
-	e.ok("run", "-d", "--bundle", b, "k2")
-	e.ok("kill", "--all", "k2", "SIGKILL")
+	// --all reaches beyond the init: the init, pid 1 of its namespace,
+	// ignores a TERM it has no handler for; its child does not, and once
+	// the child is gone the init exits.
+	e.ok("run", "-d", "--bundle", e.bundle([]string{"sh", "-c", "sleep 1000; exit 0"}, nil), "k2")
+	e.ok("kill", "--all", "k2", "TERM")
 	e.waitStatus("k2", specs.StateStopped)
 }
 

@@ -200,15 +200,15 @@ func (r *Runtime) Delete(id string, force bool) error {
 }
 
 // killAndWait kills every process of c and waits, bounded, until none is
-// left. The init is not agentd's child, so there is nothing to wait(2) on.
+// left. libcontainer's SIGKILL reaches them all: killing the init of a PID
+// namespace kills the namespace, and without one it kills the cgroup
+// (cgroup.kill, or freeze, kill, thaw). A paused container is thawed after:
+// a frozen process dies only then, and libcontainer's cgroup.kill path
+// leaves it frozen. The init is not agentd's child, so there is nothing to
+// wait(2) on.
 func killAndWait(c *libcontainer.Container) error {
 	_ = c.Signal(unix.SIGKILL)
-	if pids, err := c.Processes(); err == nil {
-		for _, pid := range pids {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
-	}
-	if paused, _ := c.Status(); paused == libcontainer.Paused {
+	if st, _ := c.Status(); st == libcontainer.Paused {
 		_ = c.Resume()
 	}
 	deadline := time.Now().Add(10 * time.Second)
