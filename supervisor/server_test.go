@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -279,21 +278,23 @@ func TestAPIEventsAndStats(t *testing.T) {
 	c, _, _ := daemon(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := make(chan supervisor.Event, 1000)
-	go c.Events(ctx, func(e supervisor.Event) error { events <- e; return nil })
-	// The stream is live once it carries anything: make throwaway
-	// sandboxes until it does, then follow only the real one.
-	for i := 0; ; i++ {
-		if _, err := c.Create(ctx, &supervisor.CreateRequest{Name: fmt.Sprintf("warm%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-		if len(events) > 0 {
-			break
-		}
-		if i == 500 {
-			t.Fatal("the event stream carries nothing")
-		}
+	// Subscribe returns once the daemon follows events for us: no event
+	// of the sandbox below can be missed.
+	stream, err := c.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer stream.Close()
+	events := make(chan supervisor.Event, 1000)
+	go func() {
+		for {
+			e, err := stream.Next()
+			if err != nil {
+				return
+			}
+			events <- e
+		}
+	}()
 	info, err := c.Create(ctx, &supervisor.CreateRequest{Name: "ev"})
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +312,7 @@ func TestAPIEventsAndStats(t *testing.T) {
 		select {
 		case e := <-events:
 			if e.Sandbox != info.ID {
-				continue // a warm-up sandbox's
+				t.Fatalf("an event of another sandbox: %+v", e)
 			}
 			i++
 			got := e.Type

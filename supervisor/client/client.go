@@ -199,28 +199,61 @@ func (c *Client) Stats(ctx context.Context, ref string) (*supervisor.StatsRespon
 // Events calls fn for every event until ctx ends, fn returns an error, or
 // the daemon ends the stream.
 func (c *Client) Events(ctx context.Context, fn func(supervisor.Event) error) error {
-	resp, err := c.send(ctx, http.MethodGet, "/v1/events", nil, nil)
+	st, err := c.Subscribe(ctx)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	defer st.Close()
 	for {
-		var e supervisor.Event
-		if err := dec.Decode(&e); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		e, err := st.Next()
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return fmt.Errorf("reading events: %w", err)
-		}
-		if e.Type == supervisor.EventOverflow {
-			return fmt.Errorf("reading events: %s", e.Error)
+			return err
 		}
 		if err := fn(e); err != nil {
 			return err
 		}
 	}
 }
+
+// EventStream is an open event stream ([Client.Subscribe]).
+type EventStream struct {
+	ctx  context.Context
+	body io.Closer
+	dec  *json.Decoder
+}
+
+// Subscribe opens the event stream. It returns once the daemon has
+// subscribed: every event from then on arrives on the stream.
+func (c *Client) Subscribe(ctx context.Context) (*EventStream, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/events", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &EventStream{ctx: ctx, body: resp.Body, dec: json.NewDecoder(resp.Body)}, nil
+}
+
+// Next returns the next event; io.EOF when the daemon ended the stream, an
+// error when it dropped this reader for reading too slowly (an overflow
+// event) or ctx ended.
+func (s *EventStream) Next() (supervisor.Event, error) {
+	var e supervisor.Event
+	if err := s.dec.Decode(&e); err != nil {
+		if s.ctx.Err() != nil {
+			return e, s.ctx.Err()
+		}
+		if errors.Is(err, io.EOF) {
+			return e, io.EOF
+		}
+		return e, fmt.Errorf("reading events: %w", err)
+	}
+	if e.Type == supervisor.EventOverflow {
+		return e, fmt.Errorf("reading events: %s", e.Error)
+	}
+	return e, nil
+}
+
+// Close ends the stream.
+func (s *EventStream) Close() error { return s.body.Close() }
