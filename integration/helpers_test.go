@@ -66,51 +66,13 @@ func removeBusyboxRootfs() {
 }
 
 func buildBusyboxRootfs() (string, error) {
-	src := "/bin/busybox"
-	if _, err := os.Stat(src); err != nil {
-		return "", err
-	}
 	dir, err := os.MkdirTemp("", "agentd-busybox-")
 	if err != nil {
 		return "", err
 	}
 	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var", "run"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			return "", err
-		}
-	}
-	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
-		return "", err
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
-		return "", err
-	}
-	out, err := exec.Command(src, "--list").Output()
-	if err != nil {
-		return "", err
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet == "busybox" {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil && !os.IsExist(err) {
-			return "", err
-		}
-	}
-	files := map[string]string{
-		"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		"etc/group":    "root:x:0:\nnogroup:x:65534:\n",
-		"etc/hostname": "busybox\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
-			return "", err
-		}
+	if out, err := exec.Command("../scripts/busybox-rootfs.sh", root).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("scripts/busybox-rootfs.sh: %v: %s", err, out)
 	}
 	return root, nil
 }
