@@ -51,6 +51,18 @@ func TestOCIBadInput(t *testing.T) {
 		{"extra arguments", []string{"state", "a", "b"}, "expects 1"},
 		{"bad rootless value", []string{"--rootless", "maybe", "list"}, "--rootless"},
 		{"bad log format", []string{"--log-format", "xml", "list"}, "--log-format"},
+		// The differences from runc the README names.
+		{"exec --user by name", []string{"exec", "--user", "nobody", "dup", "true"}, "numeric"},
+	}
+	// No checkpoint/restore: unknown commands, exit 3 like any other.
+	for _, cmd := range []string{"checkpoint", "restore"} {
+		if r := e.run("", cmd, "dup"); r.code != 3 || !strings.Contains(r.stderr, cmd) {
+			t.Errorf("agentd %s: exit %d, stderr %q; want 3 naming the unknown command", cmd, r.code, r.stderr)
+		}
+	}
+	// --criu is accepted (containerd's shim may pass it) and ignored.
+	if got := e.ok("--criu", "/usr/sbin/criu", "list", "-q"); got != "dup\n" {
+		t.Errorf("--criu list: %q", got)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
