@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -78,4 +80,62 @@ func TestLockFile(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	unlock2()
+}
+
+// TestListenShared: an allowed uid owns the socket, an allowed gid is its
+// group with mode 0660, and the directory becomes passable, so the kernel
+// lets them connect.
+func TestListenShared(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown of the socket needs root")
+	}
+	for _, tc := range []struct {
+		auth          PeerAuth
+		uid, gid      uint32
+		mode, dirMode os.FileMode
+	}{
+		{PeerAuth{UIDs: []uint32{1000}}, 1000, 0, 0o600, 0o711},
+		{PeerAuth{GIDs: []uint32{2000}}, 0, 2000, 0o660, 0o711},
+	} {
+		sock := filepath.Join(t.TempDir(), "run", "agentd.sock")
+		l, err := Listen(sock, &tc.auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st, dir unix.Stat_t
+		if err := unix.Stat(sock, &st); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(filepath.Dir(sock), &dir); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		if st.Uid != tc.uid || st.Gid != tc.gid || os.FileMode(st.Mode).Perm() != tc.mode || os.FileMode(dir.Mode).Perm() != tc.dirMode {
+			t.Errorf("%+v: socket %d:%d %o, dir %o; want %d:%d %o, dir %o", tc.auth, st.Uid, st.Gid,
+				os.FileMode(st.Mode).Perm(), os.FileMode(dir.Mode).Perm(), tc.uid, tc.gid, tc.mode, tc.dirMode)
+		}
+	}
+}
+
+// TestPeerAuthSupplementaryGroup: a peer whose supplementary groups hold an
+// allowed gid is allowed, read from its /proc status.
+func TestPeerAuthSupplementaryGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("starting a process with other groups needs root")
+	}
+	cmd := exec.Command("sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1001, Gid: 1001, Groups: []uint32{2000}}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	auth := &PeerAuth{GIDs: []uint32{2000}}
+	ctx := context.WithValue(context.Background(), credKey{},
+		peerCred{cred: &unix.Ucred{Pid: int32(cmd.Process.Pid), Uid: 1001, Gid: 1001}})
+	if err := auth.Check(ctx); err != nil {
+		t.Errorf("a member of allowed group 2000 (supplementary): %v", err)
+	}
+	if err := (&PeerAuth{GIDs: []uint32{3000}}).Check(ctx); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("no member of group 3000: %v, want ErrUnauthorized", err)
+	}
 }
