@@ -269,3 +269,21 @@ func TestOCIEventsOOM(t *testing.T) {
 		}
 	}
 }
+
+// TestOCIForegroundTerminal: run -t and exec -t without --console-socket
+// give the process a pty of agentd's making and relay it to agentd's own
+// terminal, as runc does.
+func TestOCIForegroundTerminal(t *testing.T) {
+	e := newOCIEnv(t)
+	script := "test -t 0 && echo isatty; tty; exit 3"
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) { s.Process.Terminal = true })
+	r := runPty(t, e.bin, "--root", e.root, "run", "--bundle", b, "tty1")
+	if r.code != 3 || !strings.Contains(r.stdout, "isatty") || !strings.Contains(r.stdout, "/dev/pts/") {
+		t.Errorf("run with process.terminal: exit %d, terminal %q; want 3, isatty and a /dev/pts name", r.code, r.stdout)
+	}
+	e.ok("run", "-d", "--bundle", e.bundle(sleeper, nil), "tty2")
+	r = runPty(t, e.bin, "--root", e.root, "exec", "-t", "tty2", "sh", "-c", script)
+	if r.code != 3 || !strings.Contains(r.stdout, "isatty") || !strings.Contains(r.stdout, "/dev/pts/") {
+		t.Errorf("exec -t: exit %d, terminal %q; want 3, isatty and a /dev/pts name", r.code, r.stdout)
+	}
+}
