@@ -116,8 +116,15 @@ var forceHelper = false
 // not when fs.suid_dumpable is 1 ("debug"): then the helper, which shares
 // nothing, starts commands.
 func spawnSafe() bool {
-	data, err := os.ReadFile("/proc/sys/fs/suid_dumpable")
-	v := strings.TrimSpace(string(data))
+	// Read at every start (it can change), with three system calls.
+	fd, err := unix.Open("/proc/sys/fs/suid_dumpable", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var buf [8]byte
+	n, err := unix.Read(fd, buf[:])
+	v := strings.TrimSpace(string(buf[:max(n, 0)]))
 	return err == nil && (v == "0" || v == "2")
 }
 

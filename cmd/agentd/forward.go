@@ -123,7 +123,10 @@ func (fc *forwardCapture) capture(spec *bundle.Spec, o sandboxExecOptions) {
 
 // forwardParseMu serialises parsing: the CLI's command and flag values are
 // shared, and urfave/cli sets them up on every run.
-var forwardParseMu sync.Mutex
+var (
+	forwardParseMu  sync.Mutex
+	forwardParseApp *cli.App // made once, used under forwardParseMu
+)
 
 // parseForwarded parses argv as `agentd sandbox … run …` with the CLI's
 // own flags and returns what to run, or false when the CLI should run it
@@ -143,18 +146,20 @@ func parseForwarded(req *forwardRequest) (*forwardCapture, bool) {
 	}
 	forwardParseMu.Lock()
 	defer forwardParseMu.Unlock()
-	fc := &forwardCapture{}
-	app := &cli.App{
-		// Only `sandbox run`: no other action may run in the daemon.
-		Name: "agentd", Flags: globalFlags, Commands: []*cli.Command{{
-			Name: sandboxCommand.Name, Flags: sandboxCommand.Flags,
-			Subcommands: []*cli.Command{sandboxRunCommand},
-		}},
-		Reader: strings.NewReader(""), Writer: io.Discard, ErrWriter: io.Discard,
-		ExitErrHandler: func(*cli.Context, error) {},
+	if forwardParseApp == nil {
+		forwardParseApp = &cli.App{
+			// Only `sandbox run`: no other action may run in the daemon.
+			Name: "agentd", Flags: globalFlags, Commands: []*cli.Command{{
+				Name: sandboxCommand.Name, Flags: sandboxCommand.Flags,
+				Subcommands: []*cli.Command{sandboxRunCommand},
+			}},
+			Reader: strings.NewReader(""), Writer: io.Discard, ErrWriter: io.Discard,
+			ExitErrHandler: func(*cli.Context, error) {},
+		}
 	}
+	fc := &forwardCapture{}
 	ctx := context.WithValue(context.Background(), forwardCaptureKey{}, fc)
-	if err := app.RunContext(ctx, append([]string{"agentd"}, req.argv[1:]...)); err != nil || !fc.ok {
+	if err := forwardParseApp.RunContext(ctx, append([]string{"agentd"}, req.argv[1:]...)); err != nil || !fc.ok {
 		return nil, false
 	}
 	return fc, true
@@ -165,6 +170,11 @@ func parseForwarded(req *forwardRequest) (*forwardCapture, bool) {
 // started (ctx's end kills them); nil if the socket cannot be made.
 func listenForwarded(api string, log *slog.Logger) func(ctx context.Context) {
 	path := runSocketPath(api)
+	daemon, err := situationOf("/proc/self")
+	if err != nil {
+		log.Warn("CLI runs will not be forwarded to this daemon", "err", err)
+		return nil
+	}
 	l, err := supervisor.ListenUnix("unixpacket", path, nil)
 	if err != nil {
 		log.Warn("CLI runs will not be forwarded to this daemon", "socket", path, "err", err)
@@ -190,7 +200,7 @@ func listenForwarded(api string, log *slog.Logger) func(ctx context.Context) {
 			go func() {
 				defer wg.Done()
 				defer conn.Close()
-				if err := handleForwarded(ctx, conn, log); err != nil {
+				if err := handleForwarded(ctx, conn, daemon, log); err != nil {
 					log.Debug("forwarded run", "err", err)
 				}
 			}()
@@ -199,7 +209,7 @@ func listenForwarded(api string, log *slog.Logger) func(ctx context.Context) {
 }
 
 // handleForwarded serves one CLI.
-func handleForwarded(ctx context.Context, conn *net.UnixConn, log *slog.Logger) error {
+func handleForwarded(ctx context.Context, conn *net.UnixConn, daemon *situation, log *slog.Logger) error {
 	msg := make([]byte, forwardMaxMsg)
 	oob := make([]byte, unix.CmsgSpace(3*4))
 	_ = conn.SetReadDeadline(time.Now().Add(forwardReadTimeout))
@@ -231,7 +241,11 @@ func handleForwarded(ctx context.Context, conn *net.UnixConn, log *slog.Logger) 
 		// Another user's CLI runs its command itself, as that user.
 		return decline("caller is not this daemon's user")
 	}
-	if why := unlikeDaemon(int(cred.Pid)); why != "" {
+	caller, err := situationOf("/proc/" + strconv.Itoa(int(cred.Pid)))
+	if err != nil {
+		return decline("caller's situation unknown: " + err.Error())
+	}
+	if why := daemon.unlike(caller); why != "" {
 		return decline(why)
 	}
 	req, err := parseForwardRequest(msg[:n])
@@ -304,38 +318,52 @@ func receivedFiles(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-// unlikeDaemon says why a command the daemon starts would not be in the
-// same situation as one caller pid starts, or "" if it would: another
-// namespace (its paths, network or processes are others), umask or rlimits,
-// or a caller confined by no_new_privs or seccomp, which its own child
-// would inherit.
-func unlikeDaemon(pid int) string {
-	proc := "/proc/" + strconv.Itoa(pid)
-	for _, ns := range []string{"mnt", "net", "pid", "ipc", "uts", "user", "cgroup"} {
-		theirs, err := os.Readlink(proc + "/ns/" + ns)
+// situation is what a process hands on to a child it starts and what a
+// forwarded run must find the same in the daemon: namespaces, umask,
+// rlimits, and whether no_new_privs or a seccomp filter confine it.
+type situation struct {
+	namespaces []string
+	status     map[string]string // Umask, NoNewPrivs, Seccomp
+	limits     map[string]string
+}
+
+var situationNamespaces = []string{"mnt", "net", "pid", "ipc", "uts", "user", "cgroup"}
+
+// situationOf reads the situation of the process whose /proc directory is
+// proc.
+func situationOf(proc string) (*situation, error) {
+	s := &situation{}
+	for _, ns := range situationNamespaces {
+		link, err := os.Readlink(proc + "/ns/" + ns)
 		if err != nil {
-			return "caller's namespaces unknown: " + err.Error()
+			return nil, err
 		}
-		if ours, err := os.Readlink("/proc/self/ns/" + ns); err != nil || theirs != ours {
-			return "caller is in another " + ns + " namespace"
-		}
+		s.namespaces = append(s.namespaces, link)
 	}
-	theirs, err1 := procLines(proc+"/status", "Umask", "NoNewPrivs", "Seccomp")
-	ours, err2 := procLines("/proc/self/status", "Umask")
-	switch {
-	case err1 != nil || err2 != nil:
-		return "caller's status unknown"
-	case theirs["Umask"] != ours["Umask"]:
-		return "caller has umask " + theirs["Umask"]
-	case theirs["NoNewPrivs"] != "0" || theirs["Seccomp"] != "0":
-		return "caller runs with no_new_privs or seccomp"
+	var err error
+	if s.status, err = procLines(proc+"/status", "Umask", "NoNewPrivs", "Seccomp"); err != nil {
+		return nil, err
 	}
 	// Open files and core size: the native backend sets both itself (and
 	// Go raises the daemon's open files).
-	skip := []string{"Max open files", "Max core file size"}
-	theirs, err1 = procLimits(proc+"/limits", skip)
-	ours, err2 = procLimits("/proc/self/limits", skip)
-	if err1 != nil || err2 != nil || !maps.Equal(theirs, ours) {
+	s.limits, err = procLimits(proc+"/limits", []string{"Max open files", "Max core file size"})
+	return s, err
+}
+
+// unlike says why a command the daemon (situation d) starts would not be
+// in the situation the caller's own child would be, or "".
+func (d *situation) unlike(caller *situation) string {
+	for i, ns := range situationNamespaces {
+		if caller.namespaces[i] != d.namespaces[i] {
+			return "caller is in another " + ns + " namespace"
+		}
+	}
+	switch {
+	case caller.status["Umask"] != d.status["Umask"]:
+		return "caller has umask " + caller.status["Umask"]
+	case caller.status["NoNewPrivs"] != "0" || caller.status["Seccomp"] != "0":
+		return "caller runs with no_new_privs or seccomp"
+	case !maps.Equal(caller.limits, d.limits):
 		return "caller has other rlimits"
 	}
 	return ""
