@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"github.com/opencontainers/runc/libcontainer/utils"
 	"io"
 	"os"
 	"strconv"
@@ -98,8 +99,8 @@ func exitCode(ps *os.ProcessState) int {
 	if ps == nil {
 		return -1
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return utils.ExitStatus(unix.WaitStatus(ws))
 	}
 	return ps.ExitCode()
 }

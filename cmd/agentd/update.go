@@ -75,9 +75,6 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 				return fmt.Errorf("--%s %q: use a size such as 512m or 1g", name, v)
 			}
 		}
-		if res.Memory == nil {
-			res.Memory = &specs.LinuxMemory{}
-		}
 		*dst = &n
 		return nil
 	}
