@@ -3,12 +3,17 @@
 package integration
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -103,4 +108,56 @@ func TestOCIRunSignalWhileStarting(t *testing.T) {
 	if st := e.run("", "state", "sig1"); st.code == 0 {
 		t.Errorf("the container is still there after run: %s", st.stdout)
 	}
+}
+
+// TestOCIForegroundSignals: a signal sent to a foreground `run` or `exec`
+// reaches the process, whose exit code becomes agentd's; a real-time
+// signal too, whose default effect would end agentd.
+func TestOCIForegroundSignals(t *testing.T) {
+	e := newOCIEnv(t)
+	script := `trap 'echo got USR1; exit 3' USR1; trap 'echo got 40; exit 4' 40; echo ready; while :; do sleep 1 & wait $!; done`
+	check := func(sig syscall.Signal, want int, args ...string) {
+		t.Helper()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
+		// Files, not pipes copied by os/exec, so that Wait returns when
+		// agentd exits, even if the container it lost holds them.
+		stderr := outputFile(t)
+		cmd.Stdout, cmd.Stderr = w, stderr
+		err = cmd.Start()
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Reads give up after a minute: a container agentd lost would
+		// hold the pipe open.
+		_ = r.SetReadDeadline(time.Now().Add(time.Minute))
+		lines := bufio.NewReader(r)
+		if l, _ := lines.ReadString('\n'); l != "ready\n" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("agentd %v: first line %q, want ready; stderr %q", args, l, readAll(t, stderr))
+		}
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		err = waitTimeout(cmd, 30*time.Second)
+		_ = r.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rest, _ := io.ReadAll(lines)
+		ee, _ := err.(*exec.ExitError)
+		wantOut := fmt.Sprintf("got %s\n", map[syscall.Signal]string{syscall.SIGUSR1: "USR1", 40: "40"}[sig])
+		if ee == nil || ee.ExitCode() != want || string(rest) != wantOut {
+			t.Errorf("agentd %v, then signal %d: %v, output %q, stderr %q; want exit %d, %q", args, sig, err, rest, readAll(t, stderr), want, wantOut)
+		}
+	}
+	b := e.bundle([]string{"sh", "-c", script}, nil)
+	check(syscall.SIGUSR1, 3, "run", "--bundle", b, "fg1")
+	check(40, 4, "run", "--bundle", b, "fg2")
+	e.ok("run", "-d", "--bundle", e.bundle(sleeper, nil), "fg3")
+	check(syscall.SIGUSR1, 3, "exec", "fg3", "sh", "-c", script)
+	check(40, 4, "exec", "fg3", "sh", "-c", script)
 }

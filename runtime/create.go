@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -35,6 +34,10 @@ type CreateOptions struct {
 	PreserveFDs int
 	// Stdio of the container process; nil fields inherit the caller's.
 	Stdio Stdio
+	// Signals, from [CatchSignals], are forwarded to a foreground Run's
+	// process; the caller stops them. If nil, Run catches signals itself
+	// and stops before it returns.
+	Signals *Signals
 }
 
 // creatingMarker is written into the state dir while a create is under way,
@@ -64,10 +67,10 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) err
 // process, forwards signals to it, destroys the container, and returns the
 // process's exit code (128+N if killed by signal N).
 func (r *Runtime) Run(ctx context.Context, id string, opts CreateOptions) (int, error) {
-	var sigs chan os.Signal
-	if !opts.Detach {
+	sigs := opts.Signals
+	if sigs == nil && !opts.Detach {
 		sigs = CatchSignals()
-		defer signal.Stop(sigs)
+		defer sigs.Stop()
 	}
 	p, err := r.prepare(id, opts)
 	if err != nil {
@@ -79,6 +82,9 @@ func (r *Runtime) Run(ctx context.Context, id string, opts CreateOptions) (int, 
 	if err != nil {
 		destroy(c)
 		return -1, err
+	}
+	if sigs != nil {
+		sigs.Ready()
 	}
 	if err := c.Run(proc); err != nil {
 		destroy(c)

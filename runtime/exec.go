@@ -23,6 +23,9 @@ type ExecOptions struct {
 	// SubCgroup, if set, starts the process in a new cgroup of that name
 	// below the container's (see KillSubCgroup).
 	SubCgroup string
+	// Signals, from [CatchSignals] for a foreground exec, are all caught
+	// before the process starts ([Process.WaitForeground] forwards them).
+	Signals *Signals
 }
 
 // Process is a process agentd started in a container.
@@ -62,8 +65,9 @@ func (p *Process) Wait() (int, error) {
 
 // WaitForeground is Wait for a command-line caller: it relays the terminal
 // if there is one and forwards the signals caught on sigs since
-// [CatchSignals], which the caller called before [Runtime.Exec].
-func (p *Process) WaitForeground(sigs chan os.Signal) (int, error) {
+// [CatchSignals], which the caller called before [Runtime.Exec] and stops
+// if it lives on.
+func (p *Process) WaitForeground(sigs *Signals) (int, error) {
 	return waitForeground(p.p, p.tty, sigs)
 }
 
@@ -155,6 +159,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (_ *Pro
 		}()
 		lp.SubCgroupPaths = map[string]string{"": opts.SubCgroup}
 		proc.subCgroup = paths
+	}
+	if opts.Signals != nil {
+		opts.Signals.Ready()
 	}
 	if err := c.Run(lp); err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", id, err)

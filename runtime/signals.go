@@ -30,22 +30,50 @@ func ParseSignal(s string) (unix.Signal, error) {
 	return 0, fmt.Errorf("%w: unknown signal %q: use a name such as TERM or KILL, or a number", ErrInvalidArgument, s)
 }
 
-// CatchSignals starts catching every signal agentd gets, for
-// [Process.WaitForeground] to forward to the process: call it before
-// starting the process, so that a signal that comes meanwhile (Ctrl-C, a
-// TERM from a supervisor) is forwarded once it runs instead of killing
-// agentd half-way. WaitForeground stops catching.
-func CatchSignals() chan os.Signal {
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	return sigs
+// Signals catches every signal agentd gets, for a foreground process to
+// receive: see [CatchSignals].
+type Signals struct {
+	ch    chan os.Signal
+	ready chan struct{}
+}
+
+// CatchSignals starts catching every signal agentd gets, for [Runtime.Run]
+// and [Process.WaitForeground] to forward to the process. Call it before
+// creating the process, so that a signal that comes meanwhile (Ctrl-C, a
+// TERM from a supervisor) is forwarded once the process runs instead of
+// killing agentd half-way.
+//
+// The Go runtime enables a caught signal with one round trip to its signal
+// thread, for each of the 60-odd signals (about 2 ms here), so CatchSignals
+// returns at once and enables them in the background, while the caller
+// prepares the process; Run and Exec wait for it ([Signals.Ready]) before
+// the process starts. A signal that comes before its turn has its default
+// effect, as it would before CatchSignals.
+func CatchSignals() *Signals {
+	s := &Signals{ch: make(chan os.Signal, 64), ready: make(chan struct{})}
+	go func() {
+		signal.Notify(s.ch)
+		close(s.ready)
+	}()
+	return s
+}
+
+// Ready waits until every signal is caught.
+func (s *Signals) Ready() { <-s.ready }
+
+// Stop stops catching: signals have their default effect again. It costs
+// as much as CatchSignals; a command that exits once its process ended
+// need not call it.
+func (s *Signals) Stop() {
+	s.Ready()
+	signal.Stop(s.ch)
 }
 
 // waitForeground waits for a process agentd runs in the foreground,
 // forwarding the signals caught on sigs ([CatchSignals]) to it, and returns
-// its exit code.
-func waitForeground(proc *libcontainer.Process, tty *foregroundTTY, sigs chan os.Signal) (int, error) {
-	defer signal.Stop(sigs)
+// its exit code. The caller stops sigs if it lives on.
+func waitForeground(proc *libcontainer.Process, tty *foregroundTTY, sigs *Signals) (int, error) {
+	sigs.Ready()
 	if tty != nil {
 		if err := tty.attach(); err != nil {
 			_ = proc.Signal(unix.SIGKILL)
@@ -62,7 +90,7 @@ func waitForeground(proc *libcontainer.Process, tty *foregroundTTY, sigs chan os
 	}()
 	for {
 		select {
-		case s := <-sigs:
+		case s := <-sigs.ch:
 			switch s {
 			case unix.SIGCHLD, unix.SIGWINCH, unix.SIGURG, unix.SIGPIPE:
 				continue

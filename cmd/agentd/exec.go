@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -45,15 +44,16 @@ foreground agentd forwards signals and exits with the process's code; with
 		if err != nil {
 			return err
 		}
+		// Caught signals are never released: agentd exits once the
+		// process has (see CatchSignals).
+		var sigs *agentdruntime.Signals
+		if !c.Bool("detach") {
+			sigs = agentdruntime.CatchSignals()
+		}
 		id := c.Args().First()
 		proc, err := execProcess(c, rt, id)
 		if err != nil {
 			return err
-		}
-		var sigs chan os.Signal
-		if !c.Bool("detach") {
-			sigs = agentdruntime.CatchSignals()
-			defer signal.Stop(sigs)
 		}
 		p, err := rt.Exec(c.Context, id, agentdruntime.ExecOptions{
 			Process:       proc,
@@ -61,6 +61,7 @@ foreground agentd forwards signals and exits with the process's code; with
 			PidFile:       c.String("pid-file"),
 			ConsoleSocket: c.String("console-socket"),
 			PreserveFDs:   c.Int("preserve-fds"),
+			Signals:       sigs,
 		})
 		if err != nil || c.Bool("detach") {
 			return err

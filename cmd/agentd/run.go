@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	agentdruntime "github.com/agentd/agentd/runtime"
 )
 
 var runCommand = &cli.Command{
@@ -18,11 +20,17 @@ signal N killed it). With --detach it returns once the process has started.`,
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
 		}
+		opts := createOptions(c)
+		if !opts.Detach {
+			// Never released: agentd exits once the process has (see
+			// CatchSignals).
+			opts.Signals = agentdruntime.CatchSignals()
+		}
 		rt, err := newRuntime(c)
 		if err != nil {
 			return err
 		}
-		code, err := rt.Run(c.Context, c.Args().First(), createOptions(c))
+		code, err := rt.Run(c.Context, c.Args().First(), opts)
 		if err != nil {
 			return err
 		}
