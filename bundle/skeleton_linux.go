@@ -22,12 +22,14 @@ const skeletonsDir = "skeletons"
 // (atomically: temp dir, then rename) if this host's inputs have none yet,
 // and the host system directories that need overlays of their own.
 func sharedSkeleton(stateDir, hostname string) (string, []string, error) {
-	key := skeletonKey(hostname)
+	key, dirs, err := skeletonKey("/etc", hostname)
+	if err != nil {
+		return "", nil, err
+	}
 	parent := filepath.Join(stateDir, skeletonsDir)
 	dir := filepath.Join(parent, key)
 	if _, err := os.Stat(dir); err == nil {
-		dirs, err := realSystemDirs()
-		return dir, dirs, err
+		return dir, dirs, nil
 	}
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return "", nil, err
@@ -40,8 +42,7 @@ func sharedSkeleton(stateDir, hostname string) (string, []string, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", nil, err
 	}
-	dirs, err := writeSkeleton(tmp, hostname)
-	if err != nil {
+	if dirs, err = writeSkeleton(tmp, hostname); err != nil {
 		return "", nil, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -52,51 +53,50 @@ func sharedSkeleton(stateDir, hostname string) (string, []string, error) {
 	return dir, dirs, nil
 }
 
-// skeletonKey hashes everything writeSkeleton copies from the host.
-func skeletonKey(hostname string) string {
+// skeletonKey hashes what writeSkeleton takes from the host (the system
+// directories, the files of etc named in hostEtcFiles, etc/alternatives)
+// and returns it with the systemDirs that are real directories here.
+//
+// Files stand for themselves through their identity, size and times, as in
+// make or git's index: a change of content changes ctime (which no program
+// can set back) and a replacement changes the inode. Reading and hashing
+// their content (220 KB, most of it the CA bundle) took a third of a
+// one-shot sandbox's Materialize. Likewise the links in etc/alternatives
+// (hundreds) stand for themselves through the directory's identity and
+// times: a symbolic link cannot be rewritten in place, so adding, removing
+// or retargeting one (update-alternatives renames a new link over the old)
+// changes the directory's mtime.
+func skeletonKey(etc, hostname string) (string, []string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "v1\x00%s\x00", hostname)
-	for _, sd := range systemDirs {
-		fi, err := os.Lstat(sd)
-		if err != nil {
-			continue
-		}
-		target, _ := os.Readlink(sd)
-		fmt.Fprintf(h, "%s\x00%v\x00%s\x00", sd, fi.Mode().Type(), target)
-	}
-	for _, name := range hostEtcFiles {
-		data, _ := os.ReadFile(filepath.Join("/etc", name))
-		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
-		h.Write(data)
-	}
-	// The links in /etc/alternatives (hundreds; reading them all was a
-	// third of Materialize's time) stand for themselves through the
-	// directory's identity and times: a symbolic link cannot be rewritten
-	// in place, so adding, removing or retargeting one (update-alternatives
-	// renames a new link over the old) changes the directory's mtime.
-	var st syscall.Stat_t
-	if syscall.Lstat("/etc/alternatives", &st) == nil {
-		fmt.Fprintf(h, "alternatives\x00%d:%d\x00%d.%d\x00%d.%d\x00", st.Dev, st.Ino,
-			st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:24]
-}
-
-// realSystemDirs returns the systemDirs that are real directories here.
-func realSystemDirs() ([]string, error) {
+	fmt.Fprintf(h, "v2\x00%s\x00", hostname)
 	var dirs []string
 	for _, sd := range systemDirs {
 		fi, err := os.Lstat(sd)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		} else if err != nil {
-			return nil, err
+			return "", nil, err
 		}
+		target, _ := os.Readlink(sd)
+		fmt.Fprintf(h, "%s\x00%v\x00%s\x00", sd, fi.Mode().Type(), target)
 		if fi.IsDir() {
 			dirs = append(dirs, sd)
 		}
 	}
-	return dirs, nil
+	identity := func(name string, stat func(string, *syscall.Stat_t) error) {
+		var st syscall.Stat_t
+		if stat(filepath.Join(etc, name), &st) != nil {
+			fmt.Fprintf(h, "%s\x00-\x00", name)
+			return
+		}
+		fmt.Fprintf(h, "%s\x00%d:%d\x00%o\x00%d\x00%d.%d\x00%d.%d\x00", name, st.Dev, st.Ino,
+			st.Mode, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+	}
+	for _, name := range hostEtcFiles {
+		identity(name, syscall.Stat) // through a link such as resolv.conf's
+	}
+	identity("alternatives", syscall.Lstat)
+	return hex.EncodeToString(h.Sum(nil))[:24], dirs, nil
 }
 
 // systemDirs are the host directories a sandbox without a base sees. Each
