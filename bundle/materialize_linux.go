@@ -48,18 +48,24 @@ var testHookAfterMount func() error
 // created is unmounted and removed; an existing sandbox gives [ErrExist] and
 // is left alone. The caller must be root.
 func Materialize(stateDir, id string, spec *Spec, args []string) (*Bundle, error) {
-	return materializeWith(stateDir, id, spec, args, WriteFileAtomic)
+	return materializeWith(stateDir, id, spec, args, false)
 }
 
 // MaterializeTransient is Materialize for a bundle that lives no longer than
-// the process that makes it (a one-shot run): config.json is written
-// atomically but not fsynced, since nothing reads it after a crash. On this
-// VM's ext4 the two fsyncs cost 1-5 ms, a few percent of a whole run.
+// the process that makes it (a one-shot run), whose writable layer is thrown
+// away: the sandbox directory is a tmpfs of its own, so the upper layer
+// lives in memory, charged to the sandbox's memory cgroup as the sandbox
+// writes it, and holds at most half the spec's memory limit: beyond that a
+// write fails with ENOSPC, as on a full disk, before the files could leave
+// the processes no memory (the OOM killer would end them instead). Nothing
+// goes to disk, and [Remove] unmounts the tmpfs instead of deleting a tree:
+// on this VM's ext4 the directories, the overlays' work directories and
+// their deletion cost 5-8 ms of a 75 ms run.
 func MaterializeTransient(stateDir, id string, spec *Spec, args []string) (*Bundle, error) {
-	return materializeWith(stateDir, id, spec, args, ReplaceFile)
+	return materializeWith(stateDir, id, spec, args, true)
 }
 
-func materializeWith(stateDir, id string, spec *Spec, args []string, write func(string, []byte, fs.FileMode) error) (_ *Bundle, retErr error) {
+func materializeWith(stateDir, id string, spec *Spec, args []string, transient bool) (_ *Bundle, retErr error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -94,6 +100,17 @@ func materializeWith(stateDir, id string, spec *Spec, args []string, write func(
 			}
 		}
 	}()
+	write := WriteFileAtomic
+	if transient {
+		opts := "mode=0700"
+		if m := d.Limits.MemoryBytes; m > 0 {
+			opts += fmt.Sprintf(",size=%d", m/2)
+		}
+		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+			return nil, fmt.Errorf("mounting the tmpfs of sandbox %s: %w", id, err)
+		}
+		write = ReplaceFile // nothing reads it after a crash or a reboot
+	}
 	b := newBundle(dir, id)
 	if err := mountBundle(b, d); err != nil {
 		return nil, fmt.Errorf("materializing sandbox %s: %w", id, err)

@@ -235,17 +235,63 @@ func TestMaterializeFailureLeavesNothing(t *testing.T) {
 		{"invalid spec", &Spec{Profile: "nope"}, nil, ErrInvalidSpec},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			testHookAfterMount = tt.hook
-			defer func() { testHookAfterMount = nil }()
-			stateDir := t.TempDir()
-			_, err := Materialize(stateDir, "fail", tt.spec, []string{"sh"})
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Materialize error %v, want %v", err, tt.want)
-			}
-			assertGone(t, filepath.Join(stateDir, sandboxesDir, "fail"))
-		})
+		for _, m := range []struct {
+			name string
+			fn   func(string, string, *Spec, []string) (*Bundle, error)
+		}{{"Materialize", Materialize}, {"MaterializeTransient", MaterializeTransient}} {
+			t.Run(m.name+"/"+tt.name, func(t *testing.T) {
+				testHookAfterMount = tt.hook
+				defer func() { testHookAfterMount = nil }()
+				stateDir := t.TempDir()
+				_, err := m.fn(stateDir, "fail", tt.spec, []string{"sh"})
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("%s error %v, want %v", m.name, err, tt.want)
+				}
+				assertGone(t, filepath.Join(stateDir, sandboxesDir, "fail"))
+			})
+		}
 	}
+}
+
+// A one-shot sandbox's writable layer is in memory: its directory is a
+// tmpfs of its own, which holds at most half the memory limit (a write
+// beyond it fails with ENOSPC, as on a full disk), and Remove leaves
+// nothing.
+func TestMaterializeTransientInMemory(t *testing.T) {
+	requireOverlay(t)
+	stateDir := t.TempDir()
+	spec := &Spec{Limits: Limits{MemoryBytes: 16 << 20}}
+	b, err := MaterializeTransient(stateDir, "oneshot", spec, []string{"sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Remove(stateDir, "oneshot")
+	for _, p := range []string{b.Dir, b.Upper, b.Work} {
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Type != unix.TMPFS_MAGIC {
+			t.Errorf("%s is on file system type %#x, want tmpfs", p, st.Type)
+		}
+	}
+	// Written through the overlay, as the sandbox writes; /usr is its own
+	// overlay, with its upper on the same tmpfs.
+	small := filepath.Join(b.Rootfs, "usr", "small")
+	if err := os.WriteFile(small, make([]byte, 2<<20), 0o644); err != nil {
+		t.Fatalf("writing 2 MiB into a sandbox with 16 MiB of memory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(b.Upper, "usr", "small")); err != nil {
+		t.Errorf("the write is not in the upper layer: %v", err)
+	}
+	err = os.WriteFile(filepath.Join(b.Rootfs, "tmp", "big"), make([]byte, 8<<20), 0o644)
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("writing 8 MiB more into a sandbox with 16 MiB of memory: %v, want ENOSPC", err)
+	}
+	if err := Remove(stateDir, "oneshot"); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, b.Dir)
 }
 
 var errTestHook = errors.New("injected failure")

@@ -221,9 +221,10 @@ func TestContainerSeccompRefusesCompatABIs(t *testing.T) {
 }
 
 // BenchmarkSandboxBundle is the container backend's one-shot path (as
-// supervisor.RunOnce takes it): materialize a default-base sandbox, `agentd run` /bin/true in it, remove
-// it. BenchmarkRuncSameBundle runs the same kind of bundle with Debian's runc
-// (`runc run`, materialized once) for comparison in the same run.
+// supervisor.RunOnce takes it): materialize a default-base sandbox, `agentd
+// run` /bin/true in it, remove it. BenchmarkRuncSameBundle runs the same
+// kind of bundle (MaterializeTransient, materialized once) with Debian's
+// runc (`runc run`) for comparison in the same run.
 func BenchmarkSandboxBundle(b *testing.B) {
 	state, root := b.TempDir(), b.TempDir()
 	bin := agentdBin(b)
@@ -244,7 +245,7 @@ func BenchmarkSandboxBundle(b *testing.B) {
 
 func BenchmarkRuncSameBundle(b *testing.B) {
 	state, root := b.TempDir(), b.TempDir()
-	bd, err := bundle.Materialize(state, "bench-runc", &bundle.Spec{}, []string{"/bin/true"})
+	bd, err := bundle.MaterializeTransient(state, "bench-runc", &bundle.Spec{}, []string{"/bin/true"})
 	if err != nil {
 		b.Fatal(err)
 	}

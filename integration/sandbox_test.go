@@ -197,6 +197,9 @@ func TestSandboxRunOneShot(t *testing.T) {
 		// The command is the container's init (as in docker run), so
 		// only the kernel or the host can kill it: the OOM killer here.
 		{[]string{"--memory", "32m", "--", "sh", "-c", `x=$(head -c 134217728 /dev/zero | tr '\0' a)`}, "", 137, ""},
+		// Its writable layer is in memory, half the limit at most: a
+		// bigger write fails as on a full disk (nothing is killed).
+		{[]string{"--memory", "32m", "--", "sh", "-c", `e=$(head -c 33554432 /dev/zero 2>&1 >/tmp/big); echo $?; case $e in *"No space left"*) echo ENOSPC; esac`}, "", 0, "1\nENOSPC\n"},
 		{[]string{"--", "no-such-command"}, "", 127, ""},
 		{[]string{"--", "/etc/passwd"}, "", 126, ""},
 		{[]string{"--timeout", "1s", "--", "sh", "-c", "(setsid sleep 60 &); sleep 60"}, "", 124, ""},
