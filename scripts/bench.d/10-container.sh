@@ -6,7 +6,7 @@
 # other, so that the two sides alternate (go test -count 5 would run one
 # benchmark five times, then the other).
 log=$work/container-bench.log
-go test -c -tags 'seccomp urfave_cli_no_docs integration' -o "$work/integration.test" ./integration/
+go test -c -tags 'seccomp urfave_cli_no_docs runc_nocriu integration' -o "$work/integration.test" ./integration/
 for _ in 1 2 3 4 5; do
 	(cd integration && AGENTD_BIN=$agentd "$work/integration.test" -test.run '^$' \
 		-test.bench '^Benchmark(SandboxBundle|RuncSameBundle)$' -test.benchtime "${runs}x") >>"$log"

@@ -4,7 +4,7 @@
 # -count 5 each would run five times in a row, and the disk's writeback of
 # one would fall on the next).
 log=$work/snapshot-bench.log
-go test -c -tags 'seccomp urfave_cli_no_docs' -o "$work/bundle.test" ./bundle/
+go test -c -tags 'seccomp urfave_cli_no_docs runc_nocriu' -o "$work/bundle.test" ./bundle/
 for _ in 1 2 3 4 5; do
 	(cd bundle && "$work/bundle.test" -test.run '^$' -test.bench '^Benchmark(Snapshot|Restore|CpA)$' \
 		-test.benchtime 3x) >>"$log"
