@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -219,4 +220,96 @@ func seccompExec(args []string) {
 	}
 	fmt.Fprintln(os.Stderr, "seccomp-exec:", err)
 	os.Exit(125)
+}
+
+// runID is the id of a one-shot container in an error message.
+var runID = regexp.MustCompile(`run-[0-9a-f]{12}`)
+
+// containerRunArgs is `agentd sandbox --socket S --state-dir D run` with
+// args: the container backend, the default base.
+func (e *sandboxEnv) containerRunArgs(args ...string) []string {
+	return append([]string{"sandbox", "--socket", e.sock, "--state-dir", e.state, "run"}, args...)
+}
+
+// TestSandboxContainerRunForwarded: with a daemon up, a container `sandbox
+// run` is done by the daemon too (the container is its child, in the CLI's
+// state dir) and looks to the caller exactly like the CLI doing it itself.
+func TestSandboxContainerRunForwarded(t *testing.T) {
+	e := newSandboxEnv(t)
+	daemon := e.startDaemon()
+
+	for _, forward := range []bool{true, false} {
+		n := sbUniqueSleep()
+		cmd := exec.Command(e.bin, e.containerRunArgs("--", "sleep", n)...)
+		if !forward {
+			cmd.Env = append(os.Environ(), "AGENTD_NO_FORWARD=1")
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) == 1 }) {
+			t.Fatal("the sleep never ran")
+		}
+		var ppids []int
+		for _, pid := range sbProcsWith("sleep " + n) {
+			if cl, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); string(cl) == "sleep\x00"+n+"\x00" {
+				_, ppid := sbProcState(pid)
+				ppids = append(ppids, ppid)
+			}
+		}
+		if want := map[bool]int{true: daemon, false: cmd.Process.Pid}[forward]; !slices.Equal(ppids, []int{want}) {
+			t.Errorf("forwarding %v: the container's parent %v, want %d (daemon %d)", forward, ppids, want, daemon)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		err := waitTimeout(cmd, 30*time.Second)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+			t.Errorf("forwarding %v: TERM to the CLI: %v, want exit %d", forward, err, 128+int(syscall.SIGTERM))
+		}
+		sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
+	}
+
+	for _, tt := range []struct {
+		stdin string
+		args  []string
+		code  int
+	}{
+		{"", []string{"--", "sh", "-c", "echo container; echo err >&2; exit 3"}, 3},
+		{"", []string{"--", "no-such-command"}, 127},
+		{"", []string{"--", "/etc/passwd"}, 126},
+		{"", []string{"--timeout", "1s", "--", "sleep", "60"}, 124},
+		{"", []string{"--", "sh", "-c", "kill -KILL $$"}, 0},
+		{"from stdin\n", []string{"-i", "--", "cat"}, 0},
+		{"not read\n", []string{"--", "cat"}, 0},
+		{"", []string{"--env", "A=1", "--", "sh", "-c", "echo $A $SECRET; ls -a /root"}, 0},
+		{"", []string{"--memory", "1k", "--", "true"}, 125},
+		{"", []string{"--memory", "32m", "--", "sh", "-c", "head -c 33554432 /dev/zero > /tmp/big; echo $?"}, 0},
+	} {
+		args := e.containerRunArgs(tt.args...)
+		env := []string{"SECRET=caller-secret"}
+		fwd := runEnv(t, env, tt.stdin, e.bin, args...)
+		local := runEnv(t, append(env, "AGENTD_NO_FORWARD=1"), tt.stdin, e.bin, args...)
+		if fwd.code != tt.code || local.code != tt.code {
+			t.Errorf("%v: exit %d forwarded, %d not; want %d\nstderr forwarded %q\nstderr not %q",
+				tt.args, fwd.code, local.code, tt.code, fwd.stderr, local.stderr)
+		}
+		// Errors name the one-shot container, whose id is random.
+		fwdErr, localErr := runID.ReplaceAllString(fwd.stderr, "run-ID"), runID.ReplaceAllString(local.stderr, "run-ID")
+		if fwd.stdout != local.stdout || fwdErr != localErr {
+			t.Errorf("%v: forwarded and not differ:\nstdout %q\n   vs  %q\nstderr %q\n   vs  %q",
+				tt.args, fwd.stdout, local.stdout, fwd.stderr, local.stderr)
+		}
+		if strings.Contains(fwd.stdout, "caller-secret") {
+			t.Errorf("%v: the caller's environment reached the command: %q", tt.args, fwd.stdout)
+		}
+	}
+	if out := e.must("ls", "-q"); out != "" {
+		t.Errorf("one-shot runs left sandboxes: %q", out)
+	}
+	if m := mountsUnder(t, e.state); len(m) > 0 {
+		t.Errorf("one-shot runs left mounts: %v", m)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.state, "oneshot", "sandboxes")); len(ents) != 0 {
+		t.Errorf("one-shot runs left %v", ents)
+	}
 }

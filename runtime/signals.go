@@ -58,6 +58,15 @@ func CatchSignals() *Signals {
 	return s
 }
 
+// NoSignals is for a caller that handles signals its own way (a daemon
+// running a command for a client that relays its own): Run and
+// WaitForeground forward none.
+func NoSignals() *Signals {
+	s := &Signals{ready: make(chan struct{})}
+	close(s.ready)
+	return s
+}
+
 // Ready waits until every signal is caught.
 func (s *Signals) Ready() { <-s.ready }
 
@@ -66,7 +75,9 @@ func (s *Signals) Ready() { <-s.ready }
 // need not call it.
 func (s *Signals) Stop() {
 	s.Ready()
-	signal.Stop(s.ch)
+	if s.ch != nil {
+		signal.Stop(s.ch)
+	}
 }
 
 // waitForeground waits for a process agentd runs in the foreground,

@@ -22,8 +22,10 @@ import (
 // its container state in runDir/oneshot. Stdin nil reads /dev/null. The
 // spec's timeout, or ctx ending, kills the container: a timeout answers
 // TimedOut. A missing or non-executable command is ErrCommandNotFound or
-// ErrNotExecutable.
-func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cfg *ExecConfig) (_ ExitStatus, retErr error) {
+// ErrNotExecutable. The signals caught on sigs (agentdruntime.CatchSignals,
+// or NoSignals for a caller that handles its own) go to the command; with
+// sigs nil, RunOnce catches every signal while the command runs.
+func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cfg *ExecConfig, sigs *agentdruntime.Signals) (_ ExitStatus, retErr error) {
 	spec = spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
 		return ExitStatus{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
@@ -61,7 +63,7 @@ func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cf
 	}
 	stop := context.AfterFunc(ctx, func() { _ = rt.Kill(id, unix.SIGKILL, true) })
 	defer stop()
-	code, err := rt.Run(ctx, id, agentdruntime.CreateOptions{Bundle: bd.Dir,
+	code, err := rt.Run(ctx, id, agentdruntime.CreateOptions{Bundle: bd.Dir, Signals: sigs,
 		Stdio: agentdruntime.Stdio{Stdin: stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr}})
 	if err != nil {
 		return ExitStatus{}, classifyExecErr(err)

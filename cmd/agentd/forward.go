@@ -1,18 +1,20 @@
 package main
 
-// Forwarded runs: `agentd sandbox run --backend native` is mostly the start
+// Forwarded runs: `agentd sandbox run` is, before anything runs, the start
 // of a 14 MB Go program (package initialisation and page faults: ~12 ms on
-// a small VM, against ~5 ms for the run itself). When a daemon is up, the
+// a small VM, against ~5 ms for a native run itself and a second start of
+// the binary, `agentd init`, for a container). When a daemon is up, the
 // CLI does not start Go at all: a C constructor (forward_client.c) sends
 // its arguments, its TMPDIR and its stdin, stdout and stderr (the
 // descriptors themselves) to the daemon's run socket, next to its API
 // socket, and waits for the exit code. The daemon parses the arguments with
 // the CLI's own flags and runs the command with the same code as the CLI
-// (runNative), writing to the caller's files.
+// (runNative, or runContainerOnce with the CLI's --state-dir and --socket),
+// writing to the caller's files.
 //
 // The daemon declines, before running anything, what it would not do as
-// the CLI would: another backend, a terminal, --spec (a file the daemon
-// would open), --help or a bad flag; a caller of another uid, in other
+// the CLI would: a terminal, --spec (a file the daemon would open), --help
+// or a bad flag; a caller of another uid, in other
 // namespaces, with another umask or other rlimits, or under no_new_privs or
 // seccomp (its own child would inherit those). The CLI then goes on in Go
 // as without a daemon. A caller's Landlock domain cannot be seen: a caller
@@ -27,7 +29,9 @@ package main
 //	CLI → daemon: "signal N" for each SIGINT, SIGTERM or SIGHUP it gets
 //	daemon → CLI: "exit N", after which the CLI exits N
 //
-// The daemon kills the command if the CLI goes away (its socket closes).
+// The daemon kills the command if the CLI goes away (its socket closes):
+// also when another signal ends the CLI, where a CLI running a container
+// itself would pass that signal to the container's process.
 
 import (
 	"bytes"
@@ -50,6 +54,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/agentd/agentd/bundle"
+	agentdruntime "github.com/agentd/agentd/runtime"
 	"github.com/agentd/agentd/supervisor"
 )
 
@@ -102,7 +107,11 @@ func (r *forwardRequest) tempDir() string {
 type forwardCapture struct {
 	spec *bundle.Spec
 	opts sandboxExecOptions
-	ok   bool
+	// stateDir and runDir are the CLI's (--state-dir, --socket's
+	// directory): a container run's bundle and container state go there,
+	// as when the CLI runs it itself.
+	stateDir, runDir string
+	ok               bool
 }
 
 type forwardCaptureKey struct{}
@@ -113,12 +122,12 @@ func forwardCaptureOf(ctx context.Context) *forwardCapture {
 }
 
 // capture takes the run if the daemon can do it exactly as the CLI would:
-// native backend, no terminal.
-func (fc *forwardCapture) capture(spec *bundle.Spec, o sandboxExecOptions) {
-	if spec.WithDefaults().Backend != bundle.BackendNative || o.req.Tty {
+// no terminal (with one, the CLI goes through the daemon's API).
+func (fc *forwardCapture) capture(spec *bundle.Spec, o sandboxExecOptions, stateDir, runDir string) {
+	if o.req.Tty {
 		return
 	}
-	fc.spec, fc.opts, fc.ok = spec, o, true
+	fc.spec, fc.opts, fc.stateDir, fc.runDir, fc.ok = spec, o, stateDir, runDir, true
 }
 
 // forwardParseMu serialises parsing: the CLI's command and flag values are
@@ -254,7 +263,7 @@ func handleForwarded(ctx context.Context, conn *net.UnixConn, daemon *situation,
 	}
 	fc, ok := parseForwarded(req)
 	if !ok {
-		return decline("not a native run without a terminal")
+		return decline("not a sandbox run without a terminal")
 	}
 	if _, err := conn.Write([]byte("start")); err != nil {
 		return err
@@ -283,7 +292,14 @@ func handleForwarded(ctx context.Context, conn *net.UnixConn, daemon *situation,
 		}
 	}()
 	stderr := files[2]
-	err = runNative(runCtx, fc.spec, fc.opts, cmdIO{files[0], files[1], stderr}, req.tempDir())
+	cio := cmdIO{files[0], files[1], stderr}
+	if fc.spec.WithDefaults().Backend == bundle.BackendNative {
+		err = runNative(runCtx, fc.spec, fc.opts, cio, req.tempDir())
+	} else {
+		// The CLI relays the signals that end a run (above); the
+		// daemon's own go to no command.
+		err = runContainerOnce(runCtx, fc.spec, fc.opts, cio, fc.stateDir, fc.runDir, agentdruntime.NoSignals())
+	}
 	switch {
 	case sig.Load() != 0:
 		err = &exitError{code: 128 + int(sig.Load())}

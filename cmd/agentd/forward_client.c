@@ -1,6 +1,6 @@
 // The CLI side of forwarded runs (forward.go has the protocol and why):
-// before Go starts, `agentd [sandbox flags] sandbox run ... --backend native
-// ...` hands its run to a daemon that listens on the run socket, and exits
+// before Go starts, `agentd [sandbox flags] sandbox run ...` hands its run
+// to a daemon that listens on the run socket, and exits
 // with the code the daemon sends. When no daemon answers, or it declines,
 // this returns and agentd runs as it always does. AGENTD_NO_FORWARD=1 turns
 // forwarding off.
@@ -57,22 +57,20 @@ static const char *forward_socket(int argc, char **argv, int *run)
 	return sock;
 }
 
-// wants_native: the run names the native backend before "--", and no spec
-// file (the daemon declines those: the file is the CLI's to read).
-static int wants_native(int argc, char **argv, int run)
+// wants_forward: no spec file before "--" (the daemon declines those: the
+// file is the CLI's to read), nor a terminal (the CLI asks the daemon's API
+// for one).
+static int wants_forward(int argc, char **argv, int run)
 {
-	int native = 0;
 	for (int i = run + 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *a = argv[i];
 		if (a[0] == '-' && a[1] == '-')
 			a++;
-		if (strcmp(a, "-spec") == 0 || strncmp(a, "-spec=", 6) == 0)
+		if (strcmp(a, "-spec") == 0 || strncmp(a, "-spec=", 6) == 0 ||
+		    strcmp(a, "-tty") == 0 || strcmp(a, "-t") == 0)
 			return 0;
-		if (strcmp(a, "-backend=native") == 0 ||
-		    (strcmp(a, "-backend") == 0 && i + 1 < argc && strcmp(argv[i + 1], "native") == 0))
-			native = 1;
 	}
-	return native;
+	return 1;
 }
 
 // request builds the request packet; NULL if it would be too large.
@@ -188,7 +186,7 @@ __attribute__((constructor)) static void agentd_forward(int argc, char **argv)
 	int run;
 	const char *api = forward_socket(argc, argv, &run);
 	const char *off = getenv("AGENTD_NO_FORWARD");
-	if (api == NULL || api[0] != '/' || (off != NULL && *off != '\0') || !wants_native(argc, argv, run))
+	if (api == NULL || api[0] != '/' || (off != NULL && *off != '\0') || !wants_forward(argc, argv, run))
 		return;
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.run", api) >= (int)sizeof(addr.sun_path))

@@ -68,17 +68,24 @@ func TestParseForwarded(t *testing.T) {
 	if !ok || fc.opts.interactive || len(fc.spec.ReadPaths) != 0 || len(fc.spec.Env) != 0 {
 		t.Errorf("second parse: %v %+v %+v", ok, fc.opts, fc.spec)
 	}
+	// A container run, with the CLI's state dir and the directory of its
+	// socket, where the CLI itself would put the bundle and the container.
+	fc, ok = parse("sandbox", "--socket", "/run/x/agentd.sock", "--state-dir", dir, "run", "--memory", "64m", "--", "true")
+	if !ok || fc.spec.WithDefaults().Backend != "container" || fc.stateDir != dir || fc.runDir != "/run/x" ||
+		fc.spec.Limits.MemoryBytes != 64<<20 {
+		t.Errorf("container run: %v %+v %+v", ok, fc, fc.spec)
+	}
 	for name, args := range map[string][]string{
-		"container backend": {"sandbox", "run", "--", "true"},
-		"terminal":          {"sandbox", "run", "--backend", "native", "-t", "--", "true"},
-		"help":              {"sandbox", "run", "--backend", "native", "--help"},
-		"unknown flag":      {"sandbox", "run", "--backend", "native", "--nope", "--", "true"},
-		"no command":        {"sandbox", "run", "--backend", "native"},
-		"spec file":         {"sandbox", "run", "--spec", "/dev/stdin", "--backend", "native", "--", "true"},
-		"spec=":             {"sandbox", "run", "--spec=spec.json", "--backend", "native", "--", "true"},
-		"-spec=":            {"sandbox", "run", "-spec=spec.json", "--backend", "native", "--", "true"},
-		"spec on stdin":     {"sandbox", "run", "--spec", "-", "--backend", "native", "--", "true"},
-		"other command":     {"sandbox", "ls"},
+		"container terminal": {"sandbox", "run", "-t", "--", "true"},
+		"terminal":           {"sandbox", "run", "--backend", "native", "-t", "--", "true"},
+		"help":               {"sandbox", "run", "--backend", "native", "--help"},
+		"unknown flag":       {"sandbox", "run", "--backend", "native", "--nope", "--", "true"},
+		"no command":         {"sandbox", "run", "--backend", "native"},
+		"spec file":          {"sandbox", "run", "--spec", "/dev/stdin", "--backend", "native", "--", "true"},
+		"spec=":              {"sandbox", "run", "--spec=spec.json", "--backend", "native", "--", "true"},
+		"-spec=":             {"sandbox", "run", "-spec=spec.json", "--backend", "native", "--", "true"},
+		"spec on stdin":      {"sandbox", "run", "--spec", "-", "--backend", "native", "--", "true"},
+		"other command":      {"sandbox", "ls"},
 	} {
 		if _, ok := parse(args...); ok {
 			t.Errorf("%s: taken, want declined", name)

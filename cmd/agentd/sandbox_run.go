@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentd/agentd/bundle"
 	"github.com/agentd/agentd/native"
+	agentdruntime "github.com/agentd/agentd/runtime"
 	"github.com/agentd/agentd/supervisor"
 )
 
@@ -40,7 +41,7 @@ var sandboxRunCommand = &cli.Command{
 		}
 		if fc := forwardCaptureOf(c.Context); fc != nil {
 			// The daemon parsing a forwarded run: take what to run, run nothing.
-			fc.capture(&req.Spec, o)
+			fc.capture(&req.Spec, o, c.String("state-dir"), filepath.Dir(c.String("socket")))
 			return nil
 		}
 		ctx, sig := signalContext(c.Context)
@@ -51,7 +52,8 @@ var sandboxRunCommand = &cli.Command{
 		case req.Spec.WithDefaults().Backend == bundle.BackendNative:
 			err = runNative(ctx, &req.Spec, o, cmdIO{c.App.Reader, c.App.Writer, c.App.ErrWriter}, os.TempDir())
 		default:
-			err = runContainerOnce(c, &req.Spec, o)
+			err = runContainerOnce(ctx, &req.Spec, o, cmdIO{c.App.Reader, c.App.Writer, c.App.ErrWriter},
+				c.String("state-dir"), filepath.Dir(c.String("socket")), nil)
 		}
 		if s := sig(); s != 0 {
 			return &exitError{code: 128 + int(s)}
@@ -80,15 +82,17 @@ func runInDaemon(c *cli.Context, req *supervisor.CreateRequest, o sandboxExecOpt
 }
 
 // runContainerOnce runs the command as the process of a new container and
-// removes it, in this process: no daemon (a terminal goes through the
-// daemon, which relays it).
-func runContainerOnce(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) error {
-	cfg := &supervisor.ExecConfig{Args: o.req.Args, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+// removes it, in this process: the CLI without a daemon (a terminal goes
+// through the daemon, which relays it), or the daemon for a CLI that
+// forwarded its run (forward.go). Its bundle goes under stateDir, its
+// container state under runDir. sigs go to the command (nil: every signal
+// the CLI gets; see supervisor.RunOnce).
+func runContainerOnce(ctx context.Context, spec *bundle.Spec, o sandboxExecOptions, cio cmdIO, stateDir, runDir string, sigs *agentdruntime.Signals) error {
+	cfg := &supervisor.ExecConfig{Args: o.req.Args, Stdout: cio.out, Stderr: cio.err}
 	if o.interactive {
-		cfg.Stdin = c.App.Reader
+		cfg.Stdin = cio.in
 	}
-	runDir := filepath.Dir(c.String("socket"))
-	st, err := supervisor.RunOnce(c.Context, c.String("state-dir"), runDir, spec, cfg)
+	st, err := supervisor.RunOnce(ctx, stateDir, runDir, spec, cfg, sigs)
 	if err != nil {
 		return startFailure(err, supervisor.ErrCommandNotFound, supervisor.ErrNotExecutable)
 	}
@@ -96,7 +100,7 @@ func runContainerOnce(c *cli.Context, spec *bundle.Spec, o sandboxExecOptions) e
 	if st.Signal > 0 {
 		code = 128 + st.Signal
 	}
-	return exitFromResult(c.App.ErrWriter, &supervisor.ExitResult{Code: code, Signal: st.Signal, TimedOut: st.TimedOut})
+	return exitFromResult(cio.err, &supervisor.ExitResult{Code: code, Signal: st.Signal, TimedOut: st.TimedOut})
 }
 
 // cmdIO is where a one-shot command's stdin, stdout and stderr are: the
