@@ -52,8 +52,10 @@ var sandboxRunCommand = &cli.Command{
 		case req.Spec.WithDefaults().Backend == bundle.BackendNative:
 			err = runNative(ctx, &req.Spec, o, cmdIO{c.App.Reader, c.App.Writer, c.App.ErrWriter}, os.TempDir())
 		default:
+			// Caught until the CLI exits: releasing them would cost as
+			// much as catching them (see agentdruntime.CatchSignals).
 			err = runContainerOnce(ctx, &req.Spec, o, cmdIO{c.App.Reader, c.App.Writer, c.App.ErrWriter},
-				c.String("state-dir"), filepath.Dir(c.String("socket")), nil)
+				c.String("state-dir"), filepath.Dir(c.String("socket")), agentdruntime.CatchSignals())
 		}
 		if s := sig(); s != 0 {
 			return &exitError{code: 128 + int(s)}

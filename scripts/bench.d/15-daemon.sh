@@ -1,7 +1,7 @@
 # Sourced by bench.sh. The supervisor: exec into a warm container sandbox
 # through the CLI against `runc exec` into a running runc container; the
-# one-shot `sandbox run` against `runc run`; and the daemon's memory per idle
-# sandbox.
+# container one-shot `sandbox run`, daemon up and not, against `runc run`;
+# and the daemon's memory per idle sandbox.
 sbdir=$work/sb
 mkdir -p "$sbdir" && chmod 711 "$work" "$sbdir"
 sb() { "$agentd" sandbox --socket "$sbdir/agentd.sock" --state-dir "$sbdir/state" --no-autostart "$@"; }
@@ -44,9 +44,30 @@ compare "sandbox exec /bin/true, warm container sandbox (peer: runc exec, same c
 	"$agentd sandbox --socket $sbdir/agentd.sock --no-autostart exec $warm -- /bin/true" \
 	"runc --root $rr exec samecfg /bin/true"
 runc --root "$rr" delete -f samecfg >/dev/null 2>&1 || true
-compare "sandbox run -- /bin/true, container backend (peer: runc run)" \
-	"$agentd sandbox --socket $sbdir/agentd.sock --no-autostart run -- /bin/true" \
-	"runc --root $rr run -b $bundle b3"
+# The container one-shot the way a user runs it: `sandbox run`, materialize,
+# run, remove. Daemon up, the CLI hands the run to the daemon before Go
+# starts (cmd/agentd/forward.go); with no daemon on the socket the CLI does
+# it all itself. The peer is runc running the same kind of bundle, ready
+# made: the warm sandbox's own config.json with /bin/true.
+samerun=$work/samerun
+mkdir -p "$samerun"
+python3 - "$samecfg/config.json" "$samerun/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["args"] = ["/bin/true"]
+c["linux"]["cgroupsPath"] = "/agentd-bench-samerun"
+json.dump(c, open(sys.argv[2], "w"))
+PY
+out=$work/oneshot.json
+scripts/interleave.py --warmup 3 --runs "$runs" --export-json "$out" \
+	-n daemon "$agentd sandbox --socket $sbdir/agentd.sock --state-dir $sbdir/state run -- /bin/true" \
+	-n nodaemon "$agentd sandbox --socket $work/no-daemon.sock --state-dir $sbdir/state run -- /bin/true" \
+	-n runc "runc --root $rr run -b $samerun samerun"
+a=$(median_ms "$out" 0); nd=$(median_ms "$out" 1); p=$(median_ms "$out" 2)
+printf '| container sandbox run -- /bin/true, daemon up: materialize + run + remove (peer: runc run of the same kind of bundle) | %s | %s | %s |\n' \
+	"$a" "$p" "$(python3 -c "print('%.2f' % ($a/$p))")"
+printf '| container sandbox run -- /bin/true, no daemon (peer: the same runc run) | %s | %s | %s |\n' \
+	"$nd" "$p" "$(python3 -c "print('%.2f' % ($nd/$p))")"
 runc --root "$rr" delete -f warm >/dev/null 2>&1 || true
 
 # Memory: the daemon's RSS with one sandbox, then with 200 more (idle).
