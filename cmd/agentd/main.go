@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	_ "github.com/agentd/agentd/cmd/agentd/internal/prefault"
 	agentdruntime "github.com/agentd/agentd/runtime"
 )
 
