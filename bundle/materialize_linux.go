@@ -192,6 +192,16 @@ func Remove(stateDir, id string) error {
 	if err != nil {
 		return err
 	}
+	// A transient sandbox's directory is its tmpfs: detaching it takes the
+	// overlays inside along in one call, where unmounting each waits for
+	// an RCU grace period of its own (unmountAll then finds nothing left).
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, 0, &stx); err == nil &&
+		stx.Attributes_mask&stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		if err := unix.Unmount(dir, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("removing sandbox %s: detaching %s: %w", id, dir, err)
+		}
+	}
 	if err := unmountAll(dir); err != nil {
 		return fmt.Errorf("removing sandbox %s: %w", id, err)
 	}
