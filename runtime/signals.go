@@ -84,6 +84,9 @@ func (s *Signals) Stop() {
 // forwarding the signals caught on sigs ([CatchSignals]) to it, and returns
 // its exit code. The caller stops sigs if it lives on.
 func waitForeground(proc *libcontainer.Process, tty *foregroundTTY, sigs *Signals) (int, error) {
+	if sigs == nil {
+		sigs = NoSignals()
+	}
 	sigs.Ready()
 	if tty != nil {
 		if err := tty.attach(); err != nil {
