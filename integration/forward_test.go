@@ -41,6 +41,13 @@ func (e *sandboxEnv) startDaemon() int {
 	return pid
 }
 
+// forwardedRuns is how many runs e's daemon has taken, from its log (the
+// CLI starts it with its log beside the socket).
+func (e *sandboxEnv) forwardedRuns() int {
+	data, _ := os.ReadFile(filepath.Join(filepath.Dir(e.sock), "agentd.log"))
+	return strings.Count(string(data), `msg="forwarded run" pid=`)
+}
+
 // TestSandboxNativeRunForwarded: with a daemon up, `sandbox run --backend
 // native` is done by the daemon (the command is the daemon's child) and
 // looks to the caller exactly like the CLI doing it itself (AGENTD_NO_FORWARD=1):
@@ -166,8 +173,9 @@ type forwardCase struct {
 	code  int
 }
 
-// compareForwarded runs each case with a daemon up, forwarded and with
-// AGENTD_NO_FORWARD=1, and wants the same stdout, the same stderr (one-shot
+// compareForwarded runs each case with e's daemon up, forwarded (the
+// daemon must take it) and with AGENTD_NO_FORWARD=1, and
+// wants the same stdout, the same stderr (one-shot
 // container ids, which are random, aside) and the case's exit code both
 // ways; the caller's environment must not reach the command.
 func (e *sandboxEnv) compareForwarded(runArgs func(...string) []string, cases []forwardCase) {
@@ -176,7 +184,11 @@ func (e *sandboxEnv) compareForwarded(runArgs func(...string) []string, cases []
 	for _, tt := range cases {
 		args := runArgs(tt.args...)
 		env := []string{"SECRET=caller-secret"}
+		before := e.forwardedRuns()
 		fwd := runEnv(t, env, tt.stdin, e.bin, args...)
+		if n := e.forwardedRuns() - before; n != 1 {
+			t.Errorf("%v: the daemon took %d runs, want 1 (the CLI ran it itself)", tt.args, n)
+		}
 		local := runEnv(t, append(env, "AGENTD_NO_FORWARD=1"), tt.stdin, e.bin, args...)
 		if fwd.code != tt.code || local.code != tt.code {
 			t.Errorf("%v: exit %d forwarded, %d not; want %d\nstderr forwarded %q\nstderr not %q",
@@ -224,10 +236,22 @@ func waitTimeout(cmd *exec.Cmd, d time.Duration) error {
 func seccompExec(args []string) {
 	f, err := seccomp.NewFilter(seccomp.ActAllow)
 	if err == nil {
+		// Root may load a filter without no_new_privs, which the daemon
+		// would decline on its own.
+		err = f.SetNoNewPrivsBit(false)
+	}
+	if err == nil {
 		err = f.AddRule(seccomp.ScmpSyscall(unix.SYS_ACCT), seccomp.ActErrno.SetReturnCode(int16(unix.EPERM)))
 	}
 	if err == nil {
 		err = f.Load()
+	}
+	if err == nil {
+		// Only seccomp, so that the daemon's decline is for that.
+		status, _ := os.ReadFile("/proc/self/status")
+		if !strings.Contains(string(status), "\nNoNewPrivs:\t0\n") || !strings.Contains(string(status), "\nSeccomp:\t2\n") {
+			err = fmt.Errorf("want seccomp without no_new_privs:\n%s", status)
+		}
 	}
 	if err == nil {
 		err = syscall.Exec(args[0], args, os.Environ())

@@ -210,7 +210,7 @@ func listenForwarded(api string, log *slog.Logger) func(ctx context.Context) {
 				defer wg.Done()
 				defer conn.Close()
 				if err := handleForwarded(ctx, conn, daemon, log); err != nil {
-					log.Debug("forwarded run", "err", err)
+					log.Debug("run not forwarded, or not to its end", "err", err)
 				}
 			}()
 		}
@@ -268,6 +268,8 @@ func handleForwarded(ctx context.Context, conn *net.UnixConn, daemon *situation,
 	if _, err := conn.Write([]byte("start")); err != nil {
 		return err
 	}
+	// One line per run taken, as for an API call: who asked, what backend.
+	log.Info("forwarded run", "pid", cred.Pid, "backend", fc.spec.WithDefaults().Backend)
 	log.Debug("forwarded run", "args", fc.opts.req.Args)
 
 	// The CLI's signals end the run as they end the CLI's own; so does
