@@ -31,11 +31,12 @@ func dialConsoleSocket(path string) (*os.File, error) {
 
 // RecvFd receives one file descriptor sent with SCM_RIGHTS on sock (a
 // console socket's connection: the pty master); the file is named after
-// the message that came with it.
+// the message that came with it. It is close-on-exec from the start: a
+// daemon forks other processes meanwhile.
 func RecvFd(sock *os.File) (*os.File, error) {
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, 0)
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("receiving console: %w", err)
 	}
@@ -45,6 +46,9 @@ func RecvFd(sock *os.File) (*os.File, error) {
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
 		return nil, errors.New("receiving console: bad file descriptor message")
 	}
 	return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil

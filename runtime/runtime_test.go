@@ -142,3 +142,34 @@ func TestNewRefusesWhatTheHostCannotDo(t *testing.T) {
 		t.Errorf("--systemd-cgroup without systemd: %v", err)
 	}
 }
+
+// The received file is close-on-exec, and named after its message.
+func TestRecvFdCloseOnExec(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
+	defer a.Close()
+	defer b.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if err := unix.Sendmsg(fds[0], []byte("master"), unix.UnixRights(int(null.Fd())), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	f, err := RecvFd(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFD, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags&unix.FD_CLOEXEC == 0 || f.Name() != "master" {
+		t.Errorf("received %q with fd flags %#x, want \"master\" and FD_CLOEXEC", f.Name(), flags)
+	}
+}
