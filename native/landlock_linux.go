@@ -56,7 +56,11 @@ func landlockConfig(lp landlockPolicy) (int, landlock.Config, error) {
 // to lp with the same ruleset the spawn child gets ([landlockRuleset]); the
 // returned ABI is what was enforced (0: nothing).
 func applyLandlock(lp landlockPolicy) (int, error) {
-	abi, ruleset, err := landlockRuleset(lp)
+	// libpsx, which runs the restriction on every thread of this cgo
+	// binary, lists /proc/<pid>/task after the first thread is confined,
+	// and kills the process when it cannot (go-landlock's "bug 39").
+	task := fsGroup{paths: []string{fmt.Sprintf("/proc/%d/task", os.Getpid())}, access: ll.AccessFSReadDir}
+	abi, ruleset, err := landlockRuleset(lp, task)
 	if err != nil || ruleset == nil {
 		return 0, err
 	}
@@ -73,10 +77,11 @@ func applyLandlock(lp landlockPolicy) (int, error) {
 
 // landlockRuleset makes the ruleset for lp without enforcing it: the spawn
 // child enforces it on itself, the helper with [applyLandlock].
-// It returns the ABI and the ruleset, nil when the ABI is 0. Rule paths are
+// extra are rules beyond lp's. It returns the ABI and the ruleset, nil when
+// the ABI is 0. Rule paths are
 // opened once, with O_PATH, and the rule is cut down to what that very file
 // can have.
-func landlockRuleset(lp landlockPolicy) (_ int, _ *os.File, retErr error) {
+func landlockRuleset(lp landlockPolicy, extra ...fsGroup) (_ int, _ *os.File, retErr error) {
 	abi, cfg, err := landlockConfig(lp)
 	if err != nil || abi == 0 {
 		return 0, nil, err
@@ -96,7 +101,7 @@ func landlockRuleset(lp landlockPolicy) (_ int, _ *os.File, retErr error) {
 			ruleset.Close()
 		}
 	}()
-	for _, g := range fsGroups(lp) {
+	for _, g := range append(fsGroups(lp), extra...) {
 		for _, p := range g.paths {
 			if err := addPathRule(fd, cfg, g.access, p, g.optional); err != nil {
 				return 0, nil, err

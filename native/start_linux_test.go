@@ -81,3 +81,24 @@ func TestHelperAndSpawnAgree(t *testing.T) {
 		t.Errorf("reports differ:\nspawn  %+v\nhelper %+v", reports[0], reports[1])
 	}
 }
+
+// The helper confines itself with a spec that does not let it read /proc:
+// libpsx, which applies Landlock to each of its threads, needs to list its
+// own tasks after the first one is confined.
+func TestHelperDefaultSpec(t *testing.T) {
+	caps := Probe()
+	switch {
+	case !caps.Root:
+		t.Skip("running commands needs root (cgroups, switching user)")
+	case caps.LandlockABI < MinLandlockABI || !caps.Seccomp() || caps.CgroupVersion == 0:
+		t.Skipf("this host cannot confine commands: %+v", caps)
+	}
+	forceHelper = true
+	defer func() { forceHelper = false }()
+	var out bytes.Buffer
+	res, err := Run(context.Background(), &bundle.Spec{Backend: bundle.BackendNative},
+		Process{Args: []string{"/bin/sh", "-c", "echo ok; cat /proc/1/environ"}, Stdout: &out, Stderr: &out})
+	if err != nil || res.ExitCode != 1 || !strings.HasPrefix(out.String(), "ok\n") {
+		t.Fatalf("through the helper: %v, exit %d, output %q; want ok, then /proc/1/environ refused", err, res.ExitCode, out.String())
+	}
+}
