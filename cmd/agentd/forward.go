@@ -140,19 +140,9 @@ var (
 // parseForwarded parses argv as `agentd sandbox … run …` with the CLI's
 // own flags and returns what to run, or false when the CLI should run it
 // itself. Nothing is printed and nothing is read: help, usage errors and
-// `--spec -` all decline, and the CLI does them.
+// any --spec (the run action declines it before reading) go back to the
+// CLI.
 func parseForwarded(req *forwardRequest) (*forwardCapture, bool) {
-	for _, a := range req.argv {
-		if a == "--" {
-			break
-		}
-		// The spec file is the CLI's to read: a name relative to its
-		// working directory, /dev/stdin or a pipe of its shell mean
-		// other files in the daemon, or none.
-		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && name == "spec" {
-			return nil, false
-		}
-	}
 	forwardParseMu.Lock()
 	defer forwardParseMu.Unlock()
 	if forwardParseApp == nil {

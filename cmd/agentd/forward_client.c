@@ -59,7 +59,7 @@ static const char *forward_socket(int argc, char **argv, int *run)
 
 // wants_forward: no spec file before "--" (the daemon declines those: the
 // file is the CLI's to read), nor a terminal (the CLI asks the daemon's API
-// for one).
+// for one). A shortcut that saves a round trip: the daemon decides.
 static int wants_forward(int argc, char **argv, int run)
 {
 	for (int i = run + 1; i < argc && strcmp(argv[i], "--") != 0; i++) {

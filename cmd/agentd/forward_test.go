@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,17 +77,23 @@ func TestParseForwarded(t *testing.T) {
 		fc.spec.Limits.MemoryBytes != 64<<20 {
 		t.Errorf("container run: %v %+v %+v", ok, fc, fc.spec)
 	}
+	// A real spec file, so that only the refusal to read it can decline.
+	spec := filepath.Join(dir, "spec.json")
+	if err := os.WriteFile(spec, []byte(`{"backend": "native"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for name, args := range map[string][]string{
-		"container terminal": {"sandbox", "run", "-t", "--", "true"},
-		"terminal":           {"sandbox", "run", "--backend", "native", "-t", "--", "true"},
-		"help":               {"sandbox", "run", "--backend", "native", "--help"},
-		"unknown flag":       {"sandbox", "run", "--backend", "native", "--nope", "--", "true"},
-		"no command":         {"sandbox", "run", "--backend", "native"},
-		"spec file":          {"sandbox", "run", "--spec", "/dev/stdin", "--backend", "native", "--", "true"},
-		"spec=":              {"sandbox", "run", "--spec=spec.json", "--backend", "native", "--", "true"},
-		"-spec=":             {"sandbox", "run", "-spec=spec.json", "--backend", "native", "--", "true"},
-		"spec on stdin":      {"sandbox", "run", "--spec", "-", "--backend", "native", "--", "true"},
-		"other command":      {"sandbox", "ls"},
+		"container terminal":   {"sandbox", "run", "-t", "--", "true"},
+		"terminal":             {"sandbox", "run", "--backend", "native", "-t", "--", "true"},
+		"help":                 {"sandbox", "run", "--backend", "native", "--help"},
+		"unknown flag":         {"sandbox", "run", "--backend", "native", "--nope", "--", "true"},
+		"no command":           {"sandbox", "run", "--backend", "native"},
+		"spec file":            {"sandbox", "run", "--spec", spec, "--backend", "native", "--", "true"},
+		"spec=":                {"sandbox", "run", "--spec=" + spec, "--backend", "native", "--", "true"},
+		"-spec=":               {"sandbox", "run", "-spec=" + spec, "--backend", "native", "--", "true"},
+		"spec after --name --": {"sandbox", "run", "--name", "--", "--spec", spec, "--", "true"},
+		"spec on stdin":        {"sandbox", "run", "--spec", "-", "--backend", "native", "--", "true"},
+		"other command":        {"sandbox", "ls"},
 	} {
 		if _, ok := parse(args...); ok {
 			t.Errorf("%s: taken, want declined", name)

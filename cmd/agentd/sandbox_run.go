@@ -30,6 +30,12 @@ var sandboxRunCommand = &cli.Command{
 		if err := sandboxArgs(c, 1, -1); err != nil {
 			return err
 		}
+		if fc := forwardCaptureOf(c.Context); fc != nil && c.IsSet("spec") {
+			// The spec file is the CLI's to read: a name relative to its
+			// working directory, /dev/stdin or a pipe of its shell mean
+			// other files in the daemon, or none. The CLI runs it.
+			return nil
+		}
 		req, err := createRequestFromFlags(c)
 		if err != nil {
 			return err
