@@ -132,6 +132,16 @@ func TestSandboxNativeRunForwarded(t *testing.T) {
 	_ = cmd.Wait()
 	sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
 
+	// A daemon that does not answer (stopped here) costs the CLI a few
+	// seconds, then it runs the command itself.
+	must(t, syscall.Kill(daemon, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(daemon, syscall.SIGCONT) })
+	r = e.sb("", "run", "--backend", "native", "--", "sh", "-c", "echo $PPID")
+	must(t, syscall.Kill(daemon, syscall.SIGCONT))
+	if got := strings.TrimSpace(r.stdout); r.code != 0 || got == "" || got == strconv.Itoa(daemon) {
+		t.Errorf("with the daemon stopped: exit %d, parent %q (daemon %d), stderr %q", r.code, got, daemon, r.stderr)
+	}
+
 	// What the daemon does not take, the CLI does itself: help, a terminal
 	// request, a spec file.
 	r = e.sb("", "run", "--backend", "native", "--help")

@@ -20,6 +20,9 @@
 
 #define FORWARD_MAGIC "agentd-run/2"
 #define FORWARD_MAX_MSG (1 << 20)
+// The daemon answers once it has parsed the command line: well under a
+// millisecond when it is alive.
+#define FORWARD_ANSWER_MS 3000
 
 // forward_socket returns the API socket the command line names (the
 // sandbox command's --socket, else $AGENTD_SOCKET, else the default), and
@@ -133,13 +136,19 @@ static ssize_t recv_packet(int sock, char *buf, size_t size)
 }
 
 // wait_answer waits for the daemon's first answer; 1 if it is "start". A
-// signal before it ends the wait (0): the caller lets the signal act.
+// signal before it ends the wait (0): the caller lets the signal act. So
+// does a daemon that has not answered in FORWARD_ANSWER_MS (stopped, or
+// wedged): the CLI runs the command itself, and closing the socket makes a
+// late daemon kill what it started.
 static int wait_answer(int sock, int sigfd)
 {
 	struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
 	char answer[64];
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		int n = poll(p, 2, FORWARD_ANSWER_MS);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return 0;
