@@ -45,12 +45,12 @@ type Signals struct {
 //
 // The Go runtime enables a caught signal with one round trip to its signal
 // thread, for each of the 60-odd signals (about 2 ms here), so CatchSignals
-// returns at once and enables them in the background, while the caller
-// prepares the process; Run and Exec wait for it ([Signals.Ready]) before
-// the process starts. A signal that comes before its turn has its default
-// effect, as it would before CatchSignals.
+// enables those that stop a command line (INT, TERM, HUP, QUIT) at once and
+// the rest in the background, while the caller prepares the process; Run
+// and Exec wait for them ([Signals.Ready]) before the process starts.
 func CatchSignals() *Signals {
 	s := &Signals{ch: make(chan os.Signal, 64), ready: make(chan struct{})}
+	signal.Notify(s.ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	go func() {
 		signal.Notify(s.ch)
 		close(s.ready)
