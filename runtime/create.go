@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // CreateOptions are the options of create and run, as runc names them.
@@ -65,7 +66,8 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOptions) err
 
 // Run creates and starts container id. Unless opts.Detach, it waits for the
 // process, forwards signals to it, destroys the container, and returns the
-// process's exit code (128+N if killed by signal N).
+// process's exit code (128+N if killed by signal N); ctx ending, even
+// while the container is still being made, kills the process.
 func (r *Runtime) Run(ctx context.Context, id string, opts CreateOptions) (int, error) {
 	sigs := opts.Signals
 	if sigs == nil && !opts.Detach {
@@ -97,6 +99,8 @@ func (r *Runtime) Run(ctx context.Context, id string, opts CreateOptions) (int, 
 	if opts.Detach {
 		return 0, nil
 	}
+	stop := context.AfterFunc(ctx, func() { _ = proc.Signal(unix.SIGKILL) })
+	defer stop()
 	code, err := waitForeground(proc, tty, sigs)
 	destroy(c)
 	return code, err
