@@ -52,7 +52,7 @@ func Materialize(stateDir, id string, spec *Spec, args []string) (*Bundle, error
 }
 
 // MaterializeTransient is Materialize for a bundle that lives no longer than
-// the process that makes it (a one-shot run), whose writable layer is thrown
+// the run that makes it (a one-shot run), whose writable layer is thrown
 // away: the sandbox directory is a tmpfs of its own, so the upper layer
 // lives in memory, charged to the sandbox's memory cgroup as the sandbox
 // writes it, and holds at most half the spec's memory limit: beyond that a
@@ -171,7 +171,9 @@ func checkUnmounted(dir, id string) error {
 }
 
 // Unmount unmounts everything under sandbox id's directory and keeps the
-// files. It is a no-op for a sandbox that is not mounted or does not exist.
+// files: not those of a transient sandbox, whose files are in the tmpfs it
+// unmounts. It is a no-op for a sandbox that is not mounted or does not
+// exist.
 func Unmount(stateDir, id string) error {
 	dir, err := sandboxDir(stateDir, id)
 	if err != nil {
@@ -192,15 +194,12 @@ func Remove(stateDir, id string) error {
 	if err != nil {
 		return err
 	}
-	// A transient sandbox's directory is its tmpfs: detaching it takes the
-	// overlays inside along in one call, where unmounting each waits for
-	// an RCU grace period of its own (unmountAll then finds nothing left).
-	var stx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, 0, &stx); err == nil &&
-		stx.Attributes_mask&stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
-		if err := unix.Unmount(dir, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("removing sandbox %s: detaching %s: %w", id, dir, err)
-		}
+	// A transient sandbox's directory is its tmpfs: unmounting it (busy
+	// with the overlays inside, so detached) takes them along in one call,
+	// where unmounting each waits for an RCU grace period of its own. For
+	// other sandboxes it is a no-op; unmountAll checks nothing is left.
+	if err := unmount(dir); err != nil {
+		return fmt.Errorf("removing sandbox %s: %w", id, err)
 	}
 	if err := unmountAll(dir); err != nil {
 		return fmt.Errorf("removing sandbox %s: %w", id, err)
