@@ -24,7 +24,7 @@ DEB_BUILD := ca-certificates gcc libc6-dev libseccomp-dev pkg-config
 DEB_TEST  := busybox-static runc procps kmod
 # The real OCI clients the integration tests drive agentd (and runc) with.
 DEB_CLIENTS := containerd podman
-DEB_BENCH := hyperfine bubblewrap python3
+DEB_BENCH := bubblewrap python3
 GOFLAGS_TEST ?= -count=1
 
 .PHONY: all build deps deps-build deps-test deps-bench test unit integration bench demo lint help clean
@@ -58,10 +58,10 @@ deps: deps-build deps-test deps-bench ## install the missing Debian packages of 
 
 test: deps-build deps-test build lint unit integration ## vet, unit tests, then root integration tests
 
-unit: ## unit tests (no root needed)
+unit: deps-build ## unit tests (no root needed)
 	CGO_ENABLED=1 $(GO) test -tags '$(TAGS)' $(GOFLAGS_TEST) ./...
 
-integration: build ## end-to-end tests through bin/agentd (root)
+integration: deps-test build ## end-to-end tests through bin/agentd (root; installs the clients they drive)
 	@mkdir -p .cache; if [ "$$(id -u)" != 0 ]; then echo "integration tests need root; skipped" >&2; exit 0; fi; \
 	CGO_ENABLED=1 AGENTD_BIN=$(CURDIR)/$(BIN) $(GO) test -tags '$(TAGS) integration' $(GOFLAGS_TEST) -timeout 40m -v ./integration/ 2>&1 | tee .cache/integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
 

@@ -21,8 +21,9 @@ var daemonCommand = &cli.Command{
 	Description: `The daemon owns persistent sandboxes under --state-dir. It is a child
 subreaper and reaps every orphan of its sandboxes. Sandboxes survive a restart
 of the daemon (even kill -9). The sandbox CLI starts it on demand.
-It also listens on SOCKET.run (mode 0600), where "agentd sandbox run --backend
-native" hands its run over to skip its own start-up (docs/api.md).`,
+It also listens on SOCKET.run (mode 0600), where "agentd sandbox run" (either
+backend, no terminal, no --spec) hands its run over to skip its own start-up
+(docs/api.md).`,
 	ArgsUsage: " ",
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "socket", Value: client.DefaultSocket, Usage: "the API's unix socket (mode 0600)"},

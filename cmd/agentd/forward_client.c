@@ -1,9 +1,9 @@
 // The CLI side of forwarded runs (forward.go has the protocol and why):
-// before Go starts, `agentd [sandbox flags] sandbox run ...` hands its run
-// to a daemon that listens on the run socket, and exits
-// with the code the daemon sends. When no daemon answers, or it declines,
-// this returns and agentd runs as it always does. AGENTD_NO_FORWARD=1 turns
-// forwarding off.
+// before Go starts, `agentd sandbox [flags] run ...` hands its run to a
+// daemon that listens on the run socket, and exits with the code the daemon
+// sends. When no daemon answers, or it declines, this returns and agentd
+// runs as it always does. AGENTD_NO_FORWARD set to anything but the empty
+// string turns forwarding off.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
