@@ -98,7 +98,7 @@ func TestSandboxNativeRunForwarded(t *testing.T) {
 
 	// A signal to the CLI ends the command as it ends the CLI's own: exit
 	// 128+N, nothing left running.
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		n := sbUniqueSleep()
 		cmd := exec.Command(e.bin, e.nativeRunArgs("--", "sh", "-c", "(setsid sleep "+n+" &); sleep "+n)...)
 		if err := cmd.Start(); err != nil {
@@ -119,18 +119,25 @@ func TestSandboxNativeRunForwarded(t *testing.T) {
 		sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
 	}
 
-	// Losing the CLI (kill -9) ends the command too.
-	n := sbUniqueSleep()
-	cmd := exec.Command(e.bin, e.nativeRunArgs("--", "sleep", n)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// Losing the CLI ends the command too: kill -9, or another signal
+	// whose default ends the CLI (USR1).
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGUSR1} {
+		n := sbUniqueSleep()
+		cmd := exec.Command(e.bin, e.nativeRunArgs("--", "sleep", n)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) == 1 }) {
+			t.Fatal("the sleep never ran")
+		}
+		_ = cmd.Process.Signal(sig)
+		err := waitTimeout(cmd, 30*time.Second)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != sig {
+			t.Errorf("%v to the CLI: %v, want it killed by %v", sig, err, sig)
+		}
+		sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
 	}
-	if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) == 1 }) {
-		t.Fatal("the sleep never ran")
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
 
 	// A daemon that does not answer (stopped here) costs the CLI a few
 	// seconds, then it runs the command itself.
