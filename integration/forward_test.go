@@ -324,6 +324,27 @@ func TestSandboxContainerRunForwarded(t *testing.T) {
 		sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
 	}
 
+	// The CLI's AGENTD_SOCKET and AGENTD_STATE_DIR name the daemon and the
+	// state dir as the flags do: the one-shot's bundle is in e.state.
+	n := sbUniqueSleep()
+	before := e.forwardedRuns()
+	cmd := exec.Command(e.bin, "sandbox", "run", "--", "sleep", n)
+	cmd.Env = append(os.Environ(), "AGENTD_SOCKET="+e.sock, "AGENTD_STATE_DIR="+e.state)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) == 1 }) {
+		t.Fatal("the sleep never ran")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.state, "oneshot", "sandboxes")); len(ents) != 1 || e.forwardedRuns() != before+1 {
+		t.Errorf("run with AGENTD_SOCKET and AGENTD_STATE_DIR: bundles %v in the state dir, %d runs forwarded; want 1 and 1",
+			ents, e.forwardedRuns()-before)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = waitTimeout(cmd, 30*time.Second)
+	sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
+
 	e.compareForwarded(e.containerRunArgs, []forwardCase{
 		{"", []string{"--", "sh", "-c", "echo container; echo err >&2; exit 3"}, 3},
 		{"", []string{"--", "no-such-command"}, 127},

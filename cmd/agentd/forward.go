@@ -149,7 +149,7 @@ func parseForwarded(req *forwardRequest) (*forwardCapture, bool) {
 		forwardParseApp = &cli.App{
 			// Only `sandbox run`: no other action may run in the daemon.
 			Name: "agentd", Flags: globalFlags, Commands: []*cli.Command{{
-				Name: sandboxCommand.Name, Flags: sandboxCommand.Flags,
+				Name: sandboxCommand.Name, Flags: withoutEnvVars(sandboxCommand.Flags),
 				Subcommands: []*cli.Command{sandboxRunCommand},
 			}},
 			Reader: strings.NewReader(""), Writer: io.Discard, ErrWriter: io.Discard,
@@ -162,6 +162,27 @@ func parseForwarded(req *forwardRequest) (*forwardCapture, bool) {
 		return nil, false
 	}
 	return fc, true
+}
+
+// withoutEnvVars copies flags without their environment variables: those
+// would be the daemon's. The CLI sends its own as flags (forward_client.c).
+func withoutEnvVars(flags []cli.Flag) []cli.Flag {
+	out := make([]cli.Flag, 0, len(flags))
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			c := *f
+			c.EnvVars = nil
+			out = append(out, &c)
+		case *cli.BoolFlag:
+			c := *f
+			c.EnvVars = nil
+			out = append(out, &c)
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // listenForwarded creates the run socket next to api (mode 0600) and

@@ -76,16 +76,30 @@ static int wants_forward(int argc, char **argv, int run)
 	return 1;
 }
 
-// request builds the request packet; NULL if it would be too large.
+// request builds the request packet; NULL if it would be too large. The
+// daemon reads no environment for the CLI's flags: $AGENTD_SOCKET and
+// $AGENTD_STATE_DIR go in as flags right after "sandbox", where flags
+// given later still override them, as they override the variables.
 static char *request(int argc, char **argv, size_t *len)
 {
+	const char *env[][2] = {{"--socket", getenv("AGENTD_SOCKET")}, {"--state-dir", getenv("AGENTD_STATE_DIR")}};
+	const char *args[4];
+	int nargs = 0;
+	for (int i = 0; i < 2; i++) {
+		if (env[i][1] != NULL && *env[i][1] != '\0') {
+			args[nargs++] = env[i][0];
+			args[nargs++] = env[i][1];
+		}
+	}
 	char count[16];
 	const char *tmpdir = getenv("TMPDIR");
-	snprintf(count, sizeof(count), "%d", argc);
+	snprintf(count, sizeof(count), "%d", argc + nargs);
 	const char *head[] = {FORWARD_MAGIC, tmpdir != NULL ? tmpdir : "", count};
 	size_t n = 0;
 	for (int i = 0; i < 3; i++)
 		n += strlen(head[i]) + 1;
+	for (int i = 0; i < nargs; i++)
+		n += strlen(args[i]) + 1;
 	for (int i = 0; i < argc; i++)
 		n += strlen(argv[i]) + 1;
 	if (n > FORWARD_MAX_MSG)
@@ -95,8 +109,12 @@ static char *request(int argc, char **argv, size_t *len)
 		return NULL;
 	for (int i = 0; i < 3; i++)
 		p = stpcpy(p, head[i]) + 1;
-	for (int i = 0; i < argc; i++)
+	for (int i = 0; i < argc; i++) {
 		p = stpcpy(p, argv[i]) + 1;
+		if (i == 1) // "sandbox"
+			for (int j = 0; j < nargs; j++)
+				p = stpcpy(p, args[j]) + 1;
+	}
 	*len = n;
 	return buf;
 }

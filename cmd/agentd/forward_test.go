@@ -100,3 +100,25 @@ func TestParseForwarded(t *testing.T) {
 		}
 	}
 }
+
+// The daemon's own AGENTD_* variables do not reach a forwarded command
+// line: the CLI's arrive as flags (forward_client.c), later flags win.
+func TestParseForwardedIgnoresDaemonEnv(t *testing.T) {
+	t.Setenv("AGENTD_STATE_DIR", "/daemon/state")
+	t.Setenv("AGENTD_SOCKET", "/daemon/run/agentd.sock")
+	parse := func(args ...string) *forwardCapture {
+		t.Helper()
+		fc, ok := parseForwarded(&forwardRequest{argv: append([]string{"agentd"}, args...)})
+		if !ok {
+			t.Fatalf("%v: declined", args)
+		}
+		return fc
+	}
+	if fc := parse("sandbox", "run", "--", "true"); fc.stateDir != defaultStateDir || fc.runDir != "/run/agentd" {
+		t.Errorf("no flags: state %q, run dir %q; want the defaults, not the daemon's environment", fc.stateDir, fc.runDir)
+	}
+	fc := parse("sandbox", "--socket", "/cli/run/agentd.sock", "--state-dir", "/cli/state", "--state-dir", "/flag/state", "run", "--", "true")
+	if fc.stateDir != "/flag/state" || fc.runDir != "/cli/run" {
+		t.Errorf("the CLI's variables, then a flag: state %q, run dir %q", fc.stateDir, fc.runDir)
+	}
+}
