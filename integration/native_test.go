@@ -286,7 +286,7 @@ func TestNativeTCPToHostListener(t *testing.T) {
 				wantIn(t, "listen without a network", out, "operation not permitted") // seccomp: no AF_INET
 			}
 			// Protocols and families Landlock's TCP rules do not see.
-			for _, p := range []string{"mptcp", "sctp", "vsock"} {
+			for _, p := range []string{"mptcp", "sctp", "seqpacket", "vsock"} {
 				out, _, _ = nativeRun(t, d.spec(network), native.Process{Args: []string{probe, p, fmt.Sprint(port)}})
 				wantIn(t, p+", which Landlock does not filter", out, "operation not permitted")
 			}

@@ -157,9 +157,16 @@ func addSeccompRules(filter *seccomp.ScmpFilter, sp seccompPolicy, eperm seccomp
 		}
 	}
 	// Landlock filters TCP by port; MPTCP and SCTP sockets are not TCP
-	// to it.
+	// to it. An IPv4 or IPv6 SOCK_SEQPACKET socket is SCTP whatever the
+	// protocol (0 picks it when the sctp module is loaded).
 	for _, proto := range []uint64{ipprotoMPTCP, unix.IPPROTO_SCTP} {
 		if err := denyIf(filter, "socket", eperm, cond(2, seccomp.CompareMaskedEqual, int32Mask, proto)); err != nil {
+			return err
+		}
+	}
+	for _, family := range []uint64{unix.AF_INET, unix.AF_INET6} {
+		if err := denyIf(filter, "socket", eperm, cond(0, seccomp.CompareEqual, family),
+			cond(1, seccomp.CompareMaskedEqual, 0xf, unix.SOCK_SEQPACKET)); err != nil {
 			return err
 		}
 	}
@@ -195,12 +202,13 @@ func denyAlways(f *seccomp.ScmpFilter, name string, action seccomp.ScmpAction) e
 	return nil
 }
 
-func denyIf(f *seccomp.ScmpFilter, name string, action seccomp.ScmpAction, c seccomp.ScmpCondition) error {
+// denyIf refuses name when all of the conditions hold.
+func denyIf(f *seccomp.ScmpFilter, name string, action seccomp.ScmpAction, c ...seccomp.ScmpCondition) error {
 	call, err := seccomp.GetSyscallFromName(name)
 	if err != nil {
 		return nil
 	}
-	if err := f.AddRuleConditional(call, action, []seccomp.ScmpCondition{c}); err != nil {
+	if err := f.AddRuleConditional(call, action, c); err != nil {
 		return fmt.Errorf("seccomp: rule for %s: %w", name, err)
 	}
 	return nil

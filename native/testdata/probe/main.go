@@ -74,6 +74,15 @@ var probes = map[string]func(arg string) error{
 	"mptcp":  func(arg string) error { return connectTCP(arg, 262) },
 	// sctp connects with IPPROTO_SCTP, which Landlock's TCP rules do not see.
 	"sctp": func(arg string) error { return connectTCP(arg, 132) },
+	// seqpacket opens an IPv4 SOCK_SEQPACKET socket of protocol 0: SCTP
+	// when the sctp module is loaded.
+	"seqpacket": func(string) error {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_SEQPACKET, 0)
+		if err == nil {
+			syscall.Close(fd)
+		}
+		return err
+	},
 	// vsock opens an AF_VSOCK socket (the hypervisor's and other VMs' side).
 	"vsock": func(string) error {
 		fd, err := syscall.Socket(40, syscall.SOCK_STREAM, 0)
