@@ -2,7 +2,6 @@ package native
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -158,19 +157,20 @@ func checkUser(uid, gid uint32) error {
 	return nil
 }
 
-// hostPaths cleans and checks host paths given to Landlock: absolute, and
-// existing (a rule cannot name a missing path).
+// hostPaths checks host paths given to Landlock, absolute and existing (a
+// rule cannot name a missing path), and resolves their symbolic links: the
+// rules, and checkNesting, see the paths they name.
 func hostPaths(field string, paths []string) ([]string, error) {
 	out := make([]string, 0, len(paths))
 	for i, p := range paths {
 		if !filepath.IsAbs(p) {
 			return nil, fmt.Errorf("%w: %s[%d] %q: give an absolute host path", ErrInvalidSpec, field, i, p)
 		}
-		p = filepath.Clean(p)
-		if _, err := os.Stat(p); err != nil {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %s[%d]: %v", ErrInvalidSpec, field, i, err)
 		}
-		out = append(out, p)
+		out = append(out, real)
 	}
 	return out, nil
 }

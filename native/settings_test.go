@@ -46,6 +46,10 @@ func TestNormalizeRefuses(t *testing.T) {
 	if err := os.Mkdir(dir+"/sub", 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(dir, dir+"-link"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(dir + "-link") })
 	tests := []struct {
 		name string
 		spec *bundle.Spec
@@ -66,6 +70,8 @@ func TestNormalizeRefuses(t *testing.T) {
 		{"read path that is a write path", &bundle.Spec{WritePaths: []string{dir}, ReadPaths: []string{dir}}, "at or below writePaths"},
 		{"write path below a write path", &bundle.Spec{WritePaths: []string{dir, dir + "/sub"}}, "at or below writePaths"},
 		{"write path twice", &bundle.Spec{WritePaths: []string{dir, dir}}, "at or below writePaths"},
+		{"read path below a write path, through a link", &bundle.Spec{WritePaths: []string{dir}, ReadPaths: []string{dir + "-link/sub"}}, "at or below writePaths"},
+		{"write path below a link to a write path", &bundle.Spec{WritePaths: []string{dir + "-link", dir + "/sub"}}, "at or below writePaths"},
 		{"absolute workdir", &bundle.Spec{Workdir: "/workspace"}, "absolute workdir"},
 		{"workdir ..", &bundle.Spec{Workdir: "a/../.."}, `".."`},
 		{"env", &bundle.Spec{Env: map[string]string{"A=B": "c"}}, "variable name"},
