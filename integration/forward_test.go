@@ -234,20 +234,6 @@ func parentsOf(cmd string) []int {
 	return out
 }
 
-// waitTimeout waits for cmd, killing it if it has not ended after d.
-func waitTimeout(cmd *exec.Cmd, d time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(d):
-		_ = cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("still running after %v; killed", d)
-	}
-}
-
 // seccompExec is `<test binary> seccomp-exec CMD...`: CMD under a seccomp
 // filter that allows everything, as a caller confined by seccomp would be.
 func seccompExec(args []string) {

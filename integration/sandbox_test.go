@@ -121,6 +121,7 @@ func TestSandboxTimeoutKillsTree(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 			// All three sleeps run before the timeout strikes.
 			if !waitFor(3*time.Second, func() bool {
 				return sbExactProcs("sleep "+n) >= 2 && sbExactProcs("sleep "+hidden) >= 1
@@ -128,7 +129,7 @@ func TestSandboxTimeoutKillsTree(t *testing.T) {
 				_ = cmd.Process.Kill()
 				t.Fatal("the exec's sleeps never all ran")
 			}
-			err := cmd.Wait()
+			err := waitTimeout(cmd, 30*time.Second)
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 124 {
 				t.Fatalf("exec ended with %v, want exit 124", err)
 			}

@@ -130,7 +130,7 @@ rm /usr/bin/env /etc/nsswitch.conf`
 	if out := e.must("restore", id, "s1"); strings.TrimSpace(out) != id {
 		t.Errorf("restore printed %q, want the id", out)
 	}
-	if err := bg.Wait(); err == nil {
+	if err := waitTimeout(bg, 30*time.Second); err == nil {
 		t.Error("the command running during the restore was not killed")
 	}
 	sbWaitNoProcs(t, "sleep "+n, 5*time.Second)
@@ -194,6 +194,10 @@ func TestSandboxSnapshotBadInput(t *testing.T) {
 	e.must("snapshot", id, "dup")
 	if r := e.sb("", "snapshot", id, "dup"); r.code != 125 || !strings.Contains(r.stderr, "exists") {
 		t.Errorf("second snapshot with one name: %d %q", r.code, r.stderr)
+	}
+	// The refused forks made nothing: the two sandboxes of the test only.
+	if ids := e.must("ls", "-q"); len(strings.Fields(ids)) != 2 {
+		t.Errorf("a failed fork left a sandbox behind:\n%s", ids)
 	}
 }
 
