@@ -220,6 +220,45 @@ func TestSandboxRunOneShot(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(ce.state, "oneshot", "sandboxes", "*")); len(left) > 0 {
 		t.Errorf("container runs left sandboxes: %v", left)
 	}
+	// A run whose CLI is killed (-9) leaves its container and its tmpfs;
+	// the next one-shot removes them.
+	n := sbUniqueSleep()
+	cmd := exec.Command(ce.bin, "sandbox", "--socket", ce.sock, "--state-dir", ce.state, "--no-autostart", "run", "--", "sleep", n)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// If the next run failed to, remove what the killed one left.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		root := filepath.Join(filepath.Dir(ce.sock), "oneshot")
+		for _, id := range strings.Fields(run(t, "", ce.bin, "--root", root, "list", "-q").stdout) {
+			run(t, "", ce.bin, "--root", root, "delete", "--force", id)
+		}
+		for _, m := range mountsUnder(t, filepath.Join(ce.state, "oneshot")) {
+			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+	})
+	if !waitFor(15*time.Second, func() bool { return sbExactProcs("sleep "+n) == 1 }) {
+		t.Fatal("the sleep never ran")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if len(mountsUnder(t, ce.dir)) == 0 || sbExactProcs("sleep "+n) != 1 {
+		t.Fatalf("after kill -9 of the CLI: mounts %v, sleeps %d; want the run's left behind", mountsUnder(t, ce.dir), sbExactProcs("sleep "+n))
+	}
+	if r := ce.sb("", "--no-autostart", "run", "--", "true"); r.code != 0 {
+		t.Fatalf("the next run: exit %d, %s", r.code, r.stderr)
+	}
+	sbWaitNoProcs(t, "sleep "+n, 10*time.Second)
+	if m := mountsUnder(t, ce.dir); len(m) > 0 {
+		t.Errorf("the next run left the killed run's mounts: %v", m)
+	}
+	for _, d := range []string{"sandboxes", "locks"} {
+		if left, _ := filepath.Glob(filepath.Join(ce.state, "oneshot", d, "*")); len(left) > 0 {
+			t.Errorf("the next run left the killed run's files: %v", left)
+		}
+	}
 	// The native backend needs no daemon: none answers on this socket and
 	// none may be started.
 	ne := newSandboxEnv(t)

@@ -138,7 +138,7 @@ func lockFile(path string) (func(), error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another agentd daemon holds %s: %w", path, ErrExist)
+			return nil, fmt.Errorf("another agentd process holds %s: %w", path, ErrExist)
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}

@@ -19,7 +19,8 @@ import (
 // process (materialize, run, remove: one container operation where a daemon
 // sandbox needs three: create with a sleeping init, exec, remove). Its
 // bundles live in stateDir/oneshot, apart from the daemon's sandboxes, and
-// its container state in runDir/oneshot. Stdin nil reads /dev/null. The
+// its container state in runDir/oneshot; a run that dies before removing
+// them is removed by the next (sweepOneShots). Stdin nil reads /dev/null. The
 // spec's timeout, or ctx ending, kills the container: a timeout answers
 // TimedOut. A missing or non-executable command is ErrCommandNotFound or
 // ErrNotExecutable. The signals caught on sigs (agentdruntime.CatchSignals,
@@ -38,7 +39,21 @@ func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cf
 		return ExitStatus{}, err
 	}
 	state := filepath.Join(stateDir, "oneshot")
+	locks := filepath.Join(state, "locks")
+	if err := os.MkdirAll(locks, 0o700); err != nil {
+		return ExitStatus{}, err
+	}
+	sweepOneShots(rt, state, locks)
+	// The run's lock says it is alive; it goes after the sandbox.
 	id := "run-" + newID()
+	unlock, err := lockFile(filepath.Join(locks, id))
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	defer func() {
+		_ = os.Remove(filepath.Join(locks, id))
+		unlock()
+	}()
 	bd, err := bundle.MaterializeTransient(state, id, spec, cfg.Args)
 	if err != nil {
 		return ExitStatus{}, err
@@ -75,4 +90,33 @@ func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cf
 		return ExitStatus{Signal: code - 128}, nil
 	}
 	return ExitStatus{Code: code}, nil
+}
+
+// sweepOneShots removes what one-shot runs that died (kill -9 of the CLI,
+// a daemon that crashed during a forwarded run) left under state: their
+// containers and their bundles, whose tmpfs would hold memory until a
+// reboot. A run is dead when its lock in locks is free; a bundle without a
+// lock is older than the locks.
+func sweepOneShots(rt *agentdruntime.Runtime, state, locks string) {
+	names := map[string]bool{}
+	for _, dir := range []string{locks, filepath.Join(state, "sandboxes")} {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			names[e.Name()] = true
+		}
+	}
+	for name := range names {
+		if bundle.ValidateID(name) != nil {
+			continue
+		}
+		unlock, err := lockFile(filepath.Join(locks, name))
+		if err != nil {
+			continue // alive
+		}
+		_ = rt.Delete(name, true)
+		if bundle.Remove(state, name) == nil {
+			_ = os.Remove(filepath.Join(locks, name))
+		}
+		unlock()
+	}
 }
