@@ -168,6 +168,26 @@ func TestSandboxRmKillsEverything(t *testing.T) {
 			if ents, _ := os.ReadDir(filepath.Join(e.state, "sandboxes")); len(ents) != 0 {
 				t.Fatalf("state left: %v", ents)
 			}
+
+			// Paused, with two execs: frozen processes cannot die before
+			// the sandbox thaws, and rm -f must not wait for them to, each
+			// exec for its kill timeout (10 s; it took 15 s an exec).
+			id = e.create(flags...)
+			n1, bg1 := e.startSleeper(id)
+			n2, bg2 := e.startSleeper(id)
+			e.must("pause", id)
+			start := time.Now()
+			e.must("rm", "-f", id)
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("rm -f of a paused sandbox with two execs took %v", d)
+			}
+			for _, bg := range []*exec.Cmd{bg1, bg2} {
+				if err := waitTimeout(bg, 30*time.Second); err == nil {
+					t.Error("an exec of the paused sandbox ended well after rm -f")
+				}
+			}
+			sbWaitNoProcs(t, "sleep "+n1, 5*time.Second)
+			sbWaitNoProcs(t, "sleep "+n2, 5*time.Second)
 		})
 	}
 }

@@ -49,6 +49,9 @@ type cgroup interface {
 	// force (which a frozen ancestor also sets).
 	setFrozen(frozen bool) error
 	isFrozen() (bool, error)
+	// ancestorFrozen: an ancestor (a paused sandbox, for an exec's cgroup)
+	// holds this cgroup frozen, whatever it is set to itself.
+	ancestorFrozen() bool
 	// killFile is cgroup.kill (v2, Linux 5.14+) or "".
 	killFile() string
 	stats() (*Stats, error)
@@ -163,10 +166,20 @@ func procs(cg cgroup) ([]int, error) {
 }
 
 // killAll kills every process of cg and its descendants, double-forked and
-// setsid ones included, and returns once none is left: it freezes the
+// setsid ones included, and returns once none is left (in a cgroup a frozen
+// ancestor holds, once each got SIGKILL): it freezes the
 // cgroup so that nothing can fork meanwhile, sends SIGKILL to every process,
 // thaws, and repeats until the cgroup is empty.
 func killAll(cg cgroup) error {
+	if cg.ancestorFrozen() {
+		// A paused sandbox: the processes cannot die before it thaws.
+		// They get SIGKILL now and die then (destroying it thaws it).
+		pids, err := procs(cg)
+		for _, pid := range pids {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		return err
+	}
 	deadline := time.Now().Add(killTimeout)
 	for {
 		pids, err := procs(cg)

@@ -185,6 +185,15 @@ func (c *cgroupV1) isFrozen() (bool, error) {
 	return strings.TrimSpace(string(data)) == "FROZEN", nil
 }
 
+func (c *cgroupV1) ancestorFrozen() bool {
+	p, ok := c.paths["freezer"]
+	if !ok {
+		return false
+	}
+	data, err := os.ReadFile(filepath.Join(p, "freezer.parent_freezing"))
+	return err == nil && strings.TrimSpace(string(data)) == "1"
+}
+
 func (c *cgroupV1) killFile() string { return "" }
 
 func (c *cgroupV1) stats() (*Stats, error) { return statsOf(c.m, c) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs2"
@@ -99,6 +100,15 @@ func (c *cgroupV2) setFrozen(frozen bool) error {
 func (c *cgroupV2) isFrozen() (bool, error) {
 	v, err := readKeyValue(filepath.Join(c.dir, "cgroup.events"), "frozen")
 	return v == 1, err
+}
+
+func (c *cgroupV2) ancestorFrozen() bool {
+	self, err := os.ReadFile(filepath.Join(c.dir, "cgroup.freeze"))
+	if err != nil || strings.TrimSpace(string(self)) != "0" {
+		return false
+	}
+	frozen, err := c.isFrozen()
+	return err == nil && frozen
 }
 
 func (c *cgroupV2) killFile() string {

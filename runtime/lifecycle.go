@@ -267,3 +267,14 @@ func (r *Runtime) Ps(id string) ([]int, error) {
 	}
 	return pids, nil
 }
+
+// Paused reports whether container id is paused: its processes cannot die
+// until it is resumed (or deleted, which resumes it first).
+func (r *Runtime) Paused(id string) bool {
+	c, err := r.load(id)
+	if err != nil {
+		return false
+	}
+	st, err := c.Status()
+	return err == nil && st == libcontainer.Paused
+}

@@ -103,8 +103,11 @@ func removeSubCgroupDirs(paths map[string]string) {
 // KillSubCgroup kills every process in sub-cgroup sub of container id and
 // removes it: it freezes the sub-cgroup so that nothing forks meanwhile,
 // sends SIGKILL to each process, thaws it (frozen processes die only once
-// thawed), and repeats until the sub-cgroup is empty. A sub-cgroup or
-// container that is gone is not an error.
+// thawed), and repeats until the sub-cgroup is empty. In a paused
+// container the processes stay frozen whatever the sub-cgroup does: they
+// get SIGKILL once and die when the container is resumed or deleted
+// (Delete thaws it first). A sub-cgroup or container that is gone is not an
+// error.
 func (r *Runtime) KillSubCgroup(id, sub string) error {
 	c, err := r.load(id)
 	if errors.Is(err, ErrNotExist) {
@@ -120,6 +123,16 @@ func (r *Runtime) KillSubCgroup(id, sub string) error {
 	m, err := subCgroupManager(paths)
 	if err != nil {
 		return err
+	}
+	if r.Paused(id) {
+		pids, err := m.GetAllPids()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("listing the processes of %s/%s: %w", id, sub, err)
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		return nil
 	}
 	deadline := time.Now().Add(subCgroupKillTimeout)
 	for {

@@ -69,9 +69,11 @@ func (s *containerSandbox) killTagged(match func(pid int, tag string) bool) erro
 
 // killMatching SIGKILLs the container's processes that match, until none
 // is left (or it gives up after a few seconds). tree holds the descendants
-// of root among them.
+// of root among them. In a paused container one round is all: the
+// processes die when it is resumed or destroyed.
 func (s *containerSandbox) killMatching(match func(pid int, tag string, tree map[int]bool) bool, root int) error {
 	deadline := time.Now().Add(5 * time.Second)
+	paused := s.b.rt.Paused(s.id)
 	for {
 		pids, err := s.b.rt.Ps(s.id)
 		if errors.Is(err, agentdruntime.ErrNotExist) {
@@ -88,7 +90,7 @@ func (s *containerSandbox) killMatching(match func(pid int, tag string, tree map
 				n++
 			}
 		}
-		if n == 0 {
+		if n == 0 || paused {
 			return nil
 		}
 		if time.Now().After(deadline) {
