@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // Backend creates sandboxes of one kind (container, native) and reattaches to
@@ -15,7 +16,7 @@ type Backend interface {
 	// Name is the value of Spec.Backend that selects this backend.
 	Name() string
 	// Probe measures what this host enforces for this backend.
-	Probe(ctx context.Context) (Capabilities, error)
+	Probe(ctx context.Context) (api.Capabilities, error)
 	// Create builds sandbox id from spec and starts whatever keeps it alive.
 	// On error it must leave nothing behind.
 	Create(ctx context.Context, id string, spec *bundle.Spec) (Sandbox, error)
@@ -36,7 +37,7 @@ type Sandbox interface {
 	Pause(ctx context.Context) error
 	Resume(ctx context.Context) error
 	// Stats reads the sandbox's resource usage from its cgroup.
-	Stats(ctx context.Context) (*Stats, error)
+	Stats(ctx context.Context) (*api.Stats, error)
 	// KillExecs kills whatever is left of execs started by an earlier
 	// daemon (the ids of ExecConfig.ID), whole process trees included.
 	KillExecs(ctx context.Context, execIDs []string) error
@@ -90,29 +91,4 @@ type ExitStatus struct {
 	Code     int
 	Signal   int
 	TimedOut bool // the backend's own timeout ended it
-}
-
-// Stats is a sandbox's resource usage, read from its cgroup.
-type Stats struct {
-	MemoryBytes      int64 `json:"memoryBytes"`
-	MemoryLimitBytes int64 `json:"memoryLimitBytes,omitempty"`
-	CPUTimeNs        int64 `json:"cpuTimeNs"`
-	Pids             int64 `json:"pids"`
-	PidsLimit        int64 `json:"pidsLimit,omitempty"`
-}
-
-// Capabilities is what one backend can enforce on this host, as measured by
-// its Probe.
-type Capabilities struct {
-	Backend   string    `json:"backend"`
-	Available bool      `json:"available"`
-	Reason    string    `json:"reason,omitempty"`
-	Features  []Feature `json:"features,omitempty"`
-}
-
-// Feature is one measured protection, e.g. "landlock" with Detail "ABI 6".
-type Feature struct {
-	Name     string `json:"name"`
-	Enforced bool   `json:"enforced"`
-	Detail   string `json:"detail,omitempty"`
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentd/agentd/bundle"
 	agentdruntime "github.com/agentd/agentd/runtime"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // containerInit is the long-lived process of a container sandbox: a shell
@@ -94,7 +95,7 @@ func (b *containerBackend) Load(ctx context.Context, id string) (Sandbox, error)
 	}
 	spec, err := readSpecFile(b.stateDir, id)
 	if err != nil {
-		return nil, fmt.Errorf("container sandbox %s: %w", id, ErrNotExist)
+		return nil, fmt.Errorf("container sandbox %s: %w", id, api.ErrNotExist)
 	}
 	_ = b.rt.Delete(id, true)
 	if err := bundle.Unmount(b.stateDir, id); err != nil {
@@ -114,7 +115,7 @@ func (b *containerBackend) Load(ctx context.Context, id string) (Sandbox, error)
 
 // readSpecFile reads the spec.json the store wrote for sandbox id.
 func readSpecFile(stateDir, id string) (*bundle.Spec, error) {
-	if err := ValidateID(id); err != nil {
+	if err := api.ValidateID(id); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(filepath.Join(stateDir, "sandboxes", id, "spec.json"))
@@ -233,20 +234,20 @@ func classifyExecErr(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-		return fmt.Errorf("%w: %v", ErrCommandNotFound, err)
+		return fmt.Errorf("%w: %v", api.ErrCommandNotFound, err)
 	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
-		return fmt.Errorf("%w: %v", ErrNotExecutable, err)
+		return fmt.Errorf("%w: %v", api.ErrNotExecutable, err)
 	}
 	return err
 }
 
-// runtimeErr maps the runtime's sentinels to the supervisor's.
+// runtimeErr maps the runtime's sentinels to the API's.
 func runtimeErr(err error) error {
 	switch {
 	case errors.Is(err, agentdruntime.ErrNotExist), errors.Is(err, agentdruntime.ErrNotRunning):
-		return fmt.Errorf("%w: %v", ErrNotRunning, err)
+		return fmt.Errorf("%w: %v", api.ErrNotRunning, err)
 	case errors.Is(err, agentdruntime.ErrInvalidState):
-		return fmt.Errorf("%w: %v", ErrNotRunning, err)
+		return fmt.Errorf("%w: %v", api.ErrNotRunning, err)
 	}
 	return err
 }
@@ -254,12 +255,12 @@ func runtimeErr(err error) error {
 func (s *containerSandbox) Pause(context.Context) error  { return runtimeErr(s.b.rt.Pause(s.id)) }
 func (s *containerSandbox) Resume(context.Context) error { return runtimeErr(s.b.rt.Resume(s.id)) }
 
-func (s *containerSandbox) Stats(context.Context) (*Stats, error) {
+func (s *containerSandbox) Stats(context.Context) (*api.Stats, error) {
 	st, err := s.b.rt.Stats(s.id)
 	if err != nil {
 		return nil, runtimeErr(err)
 	}
-	out := &Stats{
+	out := &api.Stats{
 		MemoryBytes: int64(st.Memory.Usage.Usage),
 		CPUTimeNs:   int64(st.CPU.Usage.Total),
 		Pids:        int64(st.Pids.Current),

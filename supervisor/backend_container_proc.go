@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentd/agentd/native"
 	agentdruntime "github.com/agentd/agentd/runtime"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // outputGrace is how long an exec's output may trail its exit: a
@@ -101,8 +102,8 @@ func (s *containerSandbox) killMatching(match func(pid int, tag string, tree map
 }
 
 // Probe measures what this host gives container sandboxes.
-func (b *containerBackend) Probe(context.Context) (Capabilities, error) {
-	c := Capabilities{Backend: b.Name()}
+func (b *containerBackend) Probe(context.Context) (api.Capabilities, error) {
+	c := api.Capabilities{Backend: b.Name()}
 	root := os.Geteuid() == 0
 	// overlayfs may be a module that the first mount loads.
 	overlay := fileContains("/proc/filesystems", "\toverlay\n") || overlayModule()
@@ -117,7 +118,7 @@ func (b *containerBackend) Probe(context.Context) (Capabilities, error) {
 		}
 	}
 	mode, ctrls := cgroupControllers()
-	c.Features = []Feature{
+	c.Features = []api.Feature{
 		{Name: "root", Enforced: root, Detail: "creating containers needs root"},
 		{Name: "overlayfs", Enforced: overlay, Detail: "copy-on-write root file system"},
 		{Name: "namespaces", Enforced: len(missingNS) == 0, Detail: nsDetail(missingNS)},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentd/agentd/bundle"
 	"github.com/agentd/agentd/native"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // nativeBackend runs sandboxes with the native package: Landlock, seccomp,
@@ -67,10 +68,10 @@ func (b *nativeBackend) Load(_ context.Context, id string) (Sandbox, error) {
 	return &nativeSandbox{sb: sb}, nil
 }
 
-func (b *nativeBackend) Probe(context.Context) (Capabilities, error) {
+func (b *nativeBackend) Probe(context.Context) (api.Capabilities, error) {
 	p := native.Probe()
 	abi := fmt.Sprintf("kernel ABI %d (library %d)", p.LandlockABI, p.LandlockLibABI)
-	c := Capabilities{Backend: b.Name(), Features: []Feature{
+	c := api.Capabilities{Backend: b.Name(), Features: []api.Feature{
 		{Name: "root", Enforced: p.Root, Detail: "cgroups, user switch and network namespaces need root"},
 		{Name: "landlock", Enforced: min(p.LandlockABI, p.LandlockLibABI) >= native.MinLandlockABI, Detail: abi},
 		{Name: "seccomp", Enforced: p.Seccomp(), Detail: fmt.Sprintf("kernel %v, libseccomp %v", p.SeccompKernel, p.SeccompLibrary)},
@@ -86,25 +87,25 @@ func (b *nativeBackend) Probe(context.Context) (Capabilities, error) {
 	return c, nil
 }
 
-// nativeErr maps the native package's sentinels to the supervisor's.
+// nativeErr maps the native package's sentinels to the API's.
 func nativeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, native.ErrNotExist):
-		return fmt.Errorf("%w: %v", ErrNotExist, err)
+		return fmt.Errorf("%w: %v", api.ErrNotExist, err)
 	case errors.Is(err, native.ErrCommandNotFound):
-		return fmt.Errorf("%w: %v", ErrCommandNotFound, err)
+		return fmt.Errorf("%w: %v", api.ErrCommandNotFound, err)
 	case errors.Is(err, native.ErrNotExecutable):
-		return fmt.Errorf("%w: %v", ErrNotExecutable, err)
+		return fmt.Errorf("%w: %v", api.ErrNotExecutable, err)
 	case errors.Is(err, native.ErrPaused):
-		return fmt.Errorf("%w: %v", ErrInvalidState, err)
+		return fmt.Errorf("%w: %v", api.ErrInvalidState, err)
 	case errors.Is(err, native.ErrDestroyed):
-		return fmt.Errorf("%w: %v", ErrNotRunning, err)
+		return fmt.Errorf("%w: %v", api.ErrNotRunning, err)
 	case errors.Is(err, native.ErrInvalidSpec), errors.Is(err, native.ErrInvalidWorkdir), errors.Is(err, native.ErrInvalidID):
-		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return fmt.Errorf("%w: %v", api.ErrInvalidArgument, err)
 	case errors.Is(err, native.ErrUnsupported):
-		return fmt.Errorf("%w: %v", ErrUnsupported, err)
+		return fmt.Errorf("%w: %v", api.ErrUnsupported, err)
 	}
 	return err
 }
@@ -125,7 +126,7 @@ func (s *nativeSandbox) Exec(_ context.Context, cfg *ExecConfig) (Process, error
 		rel, err := filepath.Rel(s.sb.Root(), cfg.Workdir)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 			return nil, fmt.Errorf("%w: workdir %s is outside the native sandbox's root %s",
-				ErrInvalidArgument, cfg.Workdir, s.sb.Root())
+				api.ErrInvalidArgument, cfg.Workdir, s.sb.Root())
 		}
 		p.Workdir = rel
 	}
@@ -158,12 +159,12 @@ func (s *nativeSandbox) Exec(_ context.Context, cfg *ExecConfig) (Process, error
 func (s *nativeSandbox) Pause(context.Context) error  { return nativeErr(s.sb.Pause()) }
 func (s *nativeSandbox) Resume(context.Context) error { return nativeErr(s.sb.Resume()) }
 
-func (s *nativeSandbox) Stats(context.Context) (*Stats, error) {
+func (s *nativeSandbox) Stats(context.Context) (*api.Stats, error) {
 	st, err := s.sb.Stats()
 	if err != nil {
 		return nil, nativeErr(err)
 	}
-	return &Stats{MemoryBytes: int64(st.MemoryBytes), MemoryLimitBytes: int64(st.MemoryLimitBytes),
+	return &api.Stats{MemoryBytes: int64(st.MemoryBytes), MemoryLimitBytes: int64(st.MemoryLimitBytes),
 		CPUTimeNs: int64(st.CPUTime), Pids: int64(st.Pids), PidsLimit: int64(st.PidsLimit)}, nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // DaemonConfig configures [RunDaemon].
@@ -138,7 +140,7 @@ func lockFile(path string) (func(), error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another agentd process holds %s: %w", path, ErrExist)
+			return nil, fmt.Errorf("another agentd process holds %s: %w", path, api.ErrExist)
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}

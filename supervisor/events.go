@@ -3,6 +3,8 @@ package supervisor
 import (
 	"sync"
 	"time"
+
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // subscriberBuffer is how many events a subscriber may lag behind before it
@@ -13,17 +15,17 @@ const subscriberBuffer = 1024
 type broker struct {
 	mu   sync.Mutex
 	seq  uint64
-	subs map[chan Event]struct{}
+	subs map[chan api.Event]struct{}
 }
 
 func newBroker() *broker {
-	return &broker{subs: make(map[chan Event]struct{})}
+	return &broker{subs: make(map[chan api.Event]struct{})}
 }
 
 // publish stamps e with a sequence number and time and sends it to every
 // subscriber. A subscriber whose buffer is full is dropped: its channel is
 // closed, which ends its stream.
-func (b *broker) publish(e Event) {
+func (b *broker) publish(e api.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
@@ -44,8 +46,8 @@ func (b *broker) publish(e Event) {
 // subscribe returns a channel of every event published from now on and a
 // function that ends the subscription. The channel is closed when the
 // subscription ends or the subscriber fell too far behind.
-func (b *broker) subscribe() (<-chan Event, func()) {
-	ch := make(chan Event, subscriberBuffer)
+func (b *broker) subscribe() (<-chan api.Event, func()) {
+	ch := make(chan api.Event, subscriberBuffer)
 	b.mu.Lock()
 	b.subs[ch] = struct{}{}
 	b.mu.Unlock()

@@ -11,14 +11,7 @@ import (
 	"time"
 
 	"github.com/agentd/agentd/bundle"
-)
-
-// Exit codes of the sandbox CLI convention (docker's).
-const (
-	ExitAgentd        = 125
-	ExitNotExecutable = 126
-	ExitNotFound      = 127
-	ExitTimeout       = 124
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // ExecIO connects an exec to its client.
@@ -27,10 +20,10 @@ type ExecIO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Resize carries terminal size changes for a tty exec; may be nil.
-	Resize <-chan Size
+	Resize <-chan api.Size
 	// Started, if set, is called once the command runs. Output may already
 	// be written concurrently; writers that must wait for it can block.
-	Started func(ExecInfo)
+	Started func(api.ExecInfo)
 }
 
 // killReason says why a session's process tree was killed.
@@ -46,7 +39,7 @@ const (
 
 // session is one running exec.
 type session struct {
-	info ExecInfo
+	info api.ExecInfo
 	proc Process
 
 	mu     sync.Mutex
@@ -74,7 +67,7 @@ func (ss *session) killReason() killReason {
 // the timeout passes, the exec's whole process tree is killed. The error is
 // for failures of agentd itself (no such sandbox, wrong state); how the
 // command ended, including "not found" (127), is in the result.
-func (s *Supervisor) Exec(ctx context.Context, ref string, req *ExecRequest, eio ExecIO) (*ExitResult, error) {
+func (s *Supervisor) Exec(ctx context.Context, ref string, req *api.ExecRequest, eio ExecIO) (*api.ExitResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -106,30 +99,30 @@ func (s *Supervisor) CheckExec(ref string) error {
 // startExec checks the state and starts the process under b.mu, so a
 // concurrent pause or remove sees the session. A command that cannot be
 // found or executed yields a result rather than an error.
-func (s *Supervisor) startExec(ctx context.Context, b *box, req *ExecRequest, eio ExecIO) (*session, *ExitResult, error) {
+func (s *Supervisor) startExec(ctx context.Context, b *box, req *api.ExecRequest, eio ExecIO) (*session, *api.ExitResult, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, err := next(b.rec.State, OpExec); err != nil {
 		return nil, nil, fmt.Errorf("sandbox %s: %w", b.rec.ID, err)
 	}
 	cfg := execConfig(b.spec, req, eio, execTimeout(b, req))
-	info := ExecInfo{ID: cfg.ID, Args: slices.Clone(req.Args), StartedAt: time.Now().UTC()}
+	info := api.ExecInfo{ID: cfg.ID, Args: slices.Clone(req.Args), StartedAt: time.Now().UTC()}
 	proc, err := b.sb.Exec(ctx, cfg)
 	if err != nil {
 		code := 0
 		switch {
-		case errors.Is(err, ErrCommandNotFound):
-			code = ExitNotFound
-		case errors.Is(err, ErrNotExecutable):
-			code = ExitNotExecutable
-		case errors.Is(err, ErrNotRunning):
+		case errors.Is(err, api.ErrCommandNotFound):
+			code = api.ExitNotFound
+		case errors.Is(err, api.ErrNotExecutable):
+			code = api.ExitNotExecutable
+		case errors.Is(err, api.ErrNotRunning):
 			_ = s.apply(b, OpStop, err.Error())
 			return nil, nil, fmt.Errorf("exec in sandbox %s: %w", b.rec.ID, err)
 		default:
 			return nil, nil, fmt.Errorf("exec in sandbox %s: %w", b.rec.ID, err)
 		}
-		res := &ExitResult{Code: code, Error: err.Error()}
-		s.publish(Event{Type: EventExecExit, Sandbox: b.rec.ID, Exec: &info, Exit: res})
+		res := &api.ExitResult{Code: code, Error: err.Error()}
+		s.publish(api.Event{Type: api.EventExecExit, Sandbox: b.rec.ID, Exec: &info, Exit: res})
 		return nil, res, nil
 	}
 	info.Pid = proc.Pid()
@@ -139,13 +132,13 @@ func (s *Supervisor) startExec(ctx context.Context, b *box, req *ExecRequest, ei
 	if err := s.store.saveExecs(&b.rec); err != nil {
 		s.log.Error("saving exec start", "id", b.rec.ID, "err", err)
 	}
-	s.publish(Event{Type: EventExecStart, Sandbox: b.rec.ID, Exec: &info})
+	s.publish(api.Event{Type: api.EventExecStart, Sandbox: b.rec.ID, Exec: &info})
 	return sess, nil, nil
 }
 
 // waitExec enforces the timeout and the client's presence, forwards
 // resizes, waits for the exit and records it.
-func (s *Supervisor) waitExec(ctx context.Context, b *box, sess *session, timeout time.Duration, resize <-chan Size) *ExitResult {
+func (s *Supervisor) waitExec(ctx context.Context, b *box, sess *session, timeout time.Duration, resize <-chan api.Size) *api.ExitResult {
 	if timeout > 0 {
 		t := time.AfterFunc(timeout, func() { sess.kill(killedByTimeout) })
 		defer t.Stop()
@@ -175,29 +168,29 @@ func (s *Supervisor) waitExec(ctx context.Context, b *box, sess *session, timeou
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.execs, sess.info.ID)
-	b.rec.Execs = slices.DeleteFunc(b.rec.Execs, func(e ExecInfo) bool { return e.ID == sess.info.ID })
+	b.rec.Execs = slices.DeleteFunc(b.rec.Execs, func(e api.ExecInfo) bool { return e.ID == sess.info.ID })
 	// A sandbox being removed has no state file to update.
-	if b.rec.State != Removing {
+	if b.rec.State != api.Removing {
 		if err := s.store.saveExecs(&b.rec); err != nil {
 			s.log.Error("saving exec exit", "id", b.rec.ID, "err", err)
 		}
 	}
-	s.publish(Event{Type: EventExecExit, Sandbox: b.rec.ID, Exec: &sess.info, Exit: res})
+	s.publish(api.Event{Type: api.EventExecExit, Sandbox: b.rec.ID, Exec: &sess.info, Exit: res})
 	return res
 }
 
 // exitResult applies the exit code convention.
-func exitResult(st ExitStatus, err error, reason killReason) *ExitResult {
-	res := &ExitResult{Code: st.Code, Signal: st.Signal}
+func exitResult(st ExitStatus, err error, reason killReason) *api.ExitResult {
+	res := &api.ExitResult{Code: st.Code, Signal: st.Signal}
 	if st.Signal > 0 {
 		res.Code = 128 + st.Signal
 	}
 	if err != nil {
-		res.Code, res.Error = ExitAgentd, err.Error()
+		res.Code, res.Error = api.ExitAgentd, err.Error()
 	}
 	switch {
 	case reason == killedByTimeout || (reason == notKilled && st.TimedOut):
-		res.Code, res.TimedOut = ExitTimeout, true
+		res.Code, res.TimedOut = api.ExitTimeout, true
 	case reason == killedByRemove:
 		res.Killed, res.Error = true, "the sandbox was removed"
 	case reason == killedByClient:
@@ -209,7 +202,7 @@ func exitResult(st ExitStatus, err error, reason killReason) *ExitResult {
 }
 
 // execTimeout is the request's timeout, else the spec's.
-func execTimeout(b *box, req *ExecRequest) time.Duration {
+func execTimeout(b *box, req *api.ExecRequest) time.Duration {
 	ms := req.TimeoutMs
 	if ms == 0 && b.spec != nil {
 		ms = b.spec.Limits.TimeoutMs
@@ -220,7 +213,7 @@ func execTimeout(b *box, req *ExecRequest) time.Duration {
 // execConfig builds what the backend needs. The environment is the
 // request's only: each backend adds the spec's and its defaults, and never
 // the daemon's own.
-func execConfig(spec *bundle.Spec, req *ExecRequest, eio ExecIO, timeout time.Duration) *ExecConfig {
+func execConfig(spec *bundle.Spec, req *api.ExecRequest, eio ExecIO, timeout time.Duration) *ExecConfig {
 	user := req.User
 	if user == nil && spec != nil {
 		user = spec.User

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // fakeBackend runs execs as plain host processes, each in its own process
@@ -34,9 +35,9 @@ func newFakeBackend(name string) *fakeBackend {
 
 func (f *fakeBackend) Name() string { return f.name }
 
-func (f *fakeBackend) Probe(context.Context) (Capabilities, error) {
-	return Capabilities{Backend: f.name, Available: true,
-		Features: []Feature{{Name: "fake", Enforced: false, Detail: "host processes"}}}, nil
+func (f *fakeBackend) Probe(context.Context) (api.Capabilities, error) {
+	return api.Capabilities{Backend: f.name, Available: true,
+		Features: []api.Feature{{Name: "fake", Enforced: false, Detail: "host processes"}}}, nil
 }
 
 func (f *fakeBackend) Create(_ context.Context, id string, spec *bundle.Spec) (Sandbox, error) {
@@ -59,7 +60,7 @@ func (f *fakeBackend) Load(_ context.Context, id string) (Sandbox, error) {
 	}
 	sb, ok := f.boxes[id]
 	if !ok || sb.isDestroyed() {
-		return nil, fmt.Errorf("fake %s: %w", id, ErrNotExist)
+		return nil, fmt.Errorf("fake %s: %w", id, api.ErrNotExist)
 	}
 	return sb, nil
 }
@@ -93,10 +94,10 @@ func (s *fakeSandbox) Exec(_ context.Context, cfg *ExecConfig) (Process, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dead || s.destroyed {
-		return nil, ErrNotRunning
+		return nil, api.ErrNotRunning
 	}
 	if s.noExec {
-		return nil, fmt.Errorf("%w: %s", ErrCommandNotFound, cfg.Args[0])
+		return nil, fmt.Errorf("%w: %s", api.ErrCommandNotFound, cfg.Args[0])
 	}
 	if s.paused {
 		return nil, errors.New("fake: exec while paused: the supervisor should have refused")
@@ -110,9 +111,9 @@ func (s *fakeSandbox) Exec(_ context.Context, cfg *ExecConfig) (Process, error) 
 	if err := cmd.Start(); err != nil {
 		switch {
 		case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("%w: %v", ErrCommandNotFound, err)
+			return nil, fmt.Errorf("%w: %v", api.ErrCommandNotFound, err)
 		case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOEXEC):
-			return nil, fmt.Errorf("%w: %v", ErrNotExecutable, err)
+			return nil, fmt.Errorf("%w: %v", api.ErrNotExecutable, err)
 		}
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (s *fakeSandbox) Pause(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dead {
-		return ErrNotRunning
+		return api.ErrNotRunning
 	}
 	s.paused = true
 	return nil
@@ -138,10 +139,10 @@ func (s *fakeSandbox) Resume(context.Context) error {
 	return nil
 }
 
-func (s *fakeSandbox) Stats(context.Context) (*Stats, error) {
+func (s *fakeSandbox) Stats(context.Context) (*api.Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &Stats{MemoryBytes: 1 << 20, CPUTimeNs: 42, Pids: int64(len(s.procs))}, nil
+	return &api.Stats{MemoryBytes: 1 << 20, CPUTimeNs: 42, Pids: int64(len(s.procs))}, nil
 }
 
 func (s *fakeSandbox) KillExecs(_ context.Context, ids []string) error {
@@ -190,7 +191,7 @@ func (p *fakeProc) Kill() error {
 	return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 }
 
-func (p *fakeProc) Resize(rows, cols uint16) error { return ErrUnsupported }
+func (p *fakeProc) Resize(rows, cols uint16) error { return api.ErrUnsupported }
 
 // fakeEnv is what a real backend gives a command: defaults, then the
 // spec's env, then the exec's, plus the exec's tag.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 func FuzzDecodeExecRequest(f *testing.F) {
@@ -25,7 +26,7 @@ func FuzzDecodeExecRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		req, err := DecodeExecRequest(data)
+		req, err := api.DecodeExecRequest(data)
 		if err != nil {
 			return
 		}
@@ -37,7 +38,7 @@ func FuzzDecodeExecRequest(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req2, err := DecodeExecRequest(again)
+		req2, err := api.DecodeExecRequest(again)
 		if err != nil {
 			t.Fatalf("round trip: %v\n%s", err, again)
 		}
@@ -48,7 +49,7 @@ func FuzzDecodeExecRequest(f *testing.F) {
 }
 
 // normalize makes empty and nil collections compare equal.
-func normalize(r *ExecRequest) *ExecRequest {
+func normalize(r *api.ExecRequest) *api.ExecRequest {
 	c := *r
 	if len(c.Env) == 0 {
 		c.Env = nil
@@ -69,11 +70,11 @@ func FuzzDecodeCreateRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		req, err := DecodeCreateRequest(data)
+		req, err := api.DecodeCreateRequest(data)
 		if err != nil {
 			return
 		}
-		if req.Name != "" && ValidateID(req.Name) != nil {
+		if req.Name != "" && api.ValidateID(req.Name) != nil {
 			t.Fatalf("accepted name %q", req.Name)
 		}
 		spec := req.Spec.WithDefaults()
@@ -114,7 +115,7 @@ func FuzzAPI(f *testing.F) {
 			t.Fatalf("%s %s %q: status %d %s", method, path, body, rec.Code, rec.Body)
 		}
 		if rec.Code >= 400 {
-			var eb ErrorBody
+			var eb api.ErrorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil || eb.Message == "" {
 				t.Fatalf("%s %s: status %d body %q is not a JSON error", method, path, rec.Code, rec.Body)
 			}
@@ -131,7 +132,7 @@ func FuzzInputFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pr, pw := io.Pipe()
 		go io.Copy(io.Discard, pr)
-		resize := make(chan Size, 1)
+		resize := make(chan api.Size, 1)
 		done := make(chan struct{})
 		readInput(bufio.NewReader(bytes.NewReader(data)), pw, resize, func() { close(done) })
 		<-done

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // PeerAuth decides who may use the API: root always, and the uids and gids
@@ -64,7 +66,7 @@ func PeerCred(c *net.UnixConn) (*unix.Ucred, error) {
 func (a *PeerAuth) Check(ctx context.Context) error {
 	pc, ok := ctx.Value(credKey{}).(peerCred)
 	if !ok || pc.err != nil {
-		return fmt.Errorf("%w: cannot read the peer's credentials", ErrUnauthorized)
+		return fmt.Errorf("%w: cannot read the peer's credentials", api.ErrUnauthorized)
 	}
 	c := pc.cred
 	if c.Uid == 0 || slices.Contains(a.UIDs, c.Uid) || slices.Contains(a.GIDs, c.Gid) {
@@ -76,7 +78,7 @@ func (a *PeerAuth) Check(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("%w: uid %d gid %d may not use agentd (the daemon allows root, --allow-uid and --allow-gid)",
-		ErrUnauthorized, c.Uid, c.Gid)
+		api.ErrUnauthorized, c.Uid, c.Gid)
 }
 
 // supplementaryGroups reads the Groups line of /proc/<pid>/status.

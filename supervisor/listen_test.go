@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 func TestPeerAuthCheck(t *testing.T) {
@@ -35,7 +37,7 @@ func TestPeerAuthCheck(t *testing.T) {
 			if tt.allowed && err != nil {
 				t.Fatalf("refused: %v", err)
 			}
-			if !tt.allowed && !errors.Is(err, ErrUnauthorized) {
+			if !tt.allowed && !errors.Is(err, api.ErrUnauthorized) {
 				t.Fatalf("got %v, want ErrUnauthorized", err)
 			}
 		})
@@ -71,7 +73,7 @@ func TestLockFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lockFile(p); !errors.Is(err, ErrExist) {
+	if _, err := lockFile(p); !errors.Is(err, api.ErrExist) {
 		t.Fatalf("second lock: %v", err)
 	}
 	unlock()
@@ -135,7 +137,7 @@ func TestPeerAuthSupplementaryGroup(t *testing.T) {
 	if err := auth.Check(ctx); err != nil {
 		t.Errorf("a member of allowed group 2000 (supplementary): %v", err)
 	}
-	if err := (&PeerAuth{GIDs: []uint32{3000}}).Check(ctx); !errors.Is(err, ErrUnauthorized) {
+	if err := (&PeerAuth{GIDs: []uint32{3000}}).Check(ctx); !errors.Is(err, api.ErrUnauthorized) {
 		t.Errorf("no member of group 3000: %v, want ErrUnauthorized", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	agentdruntime "github.com/agentd/agentd/runtime"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // openPTY allocates a pseudo-terminal pair.
@@ -42,7 +43,7 @@ func openPTY(rows, cols uint16) (master, slave *os.File, err error) {
 // resizePTY sets the terminal size of a pty master; zero sizes are ignored.
 func resizePTY(master *os.File, rows, cols uint16) error {
 	if master == nil {
-		return ErrUnsupported
+		return api.ErrUnsupported
 	}
 	if rows == 0 || cols == 0 {
 		return nil

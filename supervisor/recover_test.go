@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 func TestRecoverAfterCrash(t *testing.T) {
@@ -18,9 +19,9 @@ func TestRecoverAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An exec in flight when the daemon "dies": s1 is simply abandoned.
-	started := make(chan ExecInfo, 1)
-	go s1.Exec(ctx, a, &ExecRequest{Args: []string{"sleep", "30"}},
-		ExecIO{Started: func(e ExecInfo) { started <- e }})
+	started := make(chan api.ExecInfo, 1)
+	go s1.Exec(ctx, a, &api.ExecRequest{Args: []string{"sleep", "30"}},
+		ExecIO{Started: func(e api.ExecInfo) { started <- e }})
 	inflight := <-started
 
 	s2, err := New(dir, []Backend{fb}, nil)
@@ -31,17 +32,17 @@ func TestRecoverAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	infoA, err := s2.Inspect("a")
-	if err != nil || infoA.State != Running || len(infoA.Execs) != 0 ||
+	if err != nil || infoA.State != api.Running || len(infoA.Execs) != 0 ||
 		len(infoA.Interrupted) != 1 || infoA.Interrupted[0].ID != inflight.ID {
 		t.Fatalf("a after restart: %+v, %v", infoA, err)
 	}
 	if got := fb.get(a).killedExec; len(got) != 1 || got[0] != inflight.ID {
 		t.Fatalf("interrupted execs killed: %v", got)
 	}
-	if infoB, _ := s2.Inspect(b); infoB.State != Paused {
+	if infoB, _ := s2.Inspect(b); infoB.State != api.Paused {
 		t.Fatalf("b after restart: %s", infoB.State)
 	}
-	if res, out, _ := run(t, s2, a, &ExecRequest{Args: []string{"echo", "alive"}}); res.Code != 0 || out != "alive\n" {
+	if res, out, _ := run(t, s2, a, &api.ExecRequest{Args: []string{"echo", "alive"}}); res.Code != 0 || out != "alive\n" {
 		t.Fatalf("exec after restart: %+v %q", res, out)
 	}
 }
@@ -53,10 +54,10 @@ func TestRecoverEdgeCases(t *testing.T) {
 	fb.get(gone).destroyed = true // the backend lost it (e.g. host reboot)
 	removing := mustCreate(t, s1, "removing")
 	b, _ := s1.lookup(removing.ID)
-	b.rec.State = Removing
+	b.rec.State = api.Removing
 	s1.store.save(&b.rec)
 	// A creation the daemon never finished: only the journal is there.
-	half := &record{ID: "half0000", Backend: "container", State: Creating}
+	half := &record{ID: "half0000", Backend: "container", State: api.Creating}
 	if err := s1.store.begin(half, &bundle.Spec{}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +72,8 @@ func TestRecoverEdgeCases(t *testing.T) {
 	if err := s2.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]State{gone: Failed, "half0000": Failed, "junk": Failed}
-	got := map[string]State{}
+	want := map[string]api.State{gone: api.Failed, "half0000": api.Failed, "junk": api.Failed}
+	got := map[string]api.State{}
 	for _, i := range s2.List() {
 		got[i.ID] = i.State
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // Supervisor is the sandbox registry: it owns every sandbox of one state
@@ -69,17 +70,17 @@ func (s *Supervisor) Backends() []string {
 
 // Subscribe returns every event published from now on; call the function to
 // stop. The channel is closed when the subscriber falls too far behind.
-func (s *Supervisor) Subscribe() (<-chan Event, func()) {
+func (s *Supervisor) Subscribe() (<-chan api.Event, func()) {
 	return s.events.subscribe()
 }
 
 // Probe asks every backend what this host enforces.
-func (s *Supervisor) Probe(ctx context.Context) []Capabilities {
-	var out []Capabilities
+func (s *Supervisor) Probe(ctx context.Context) []api.Capabilities {
+	var out []api.Capabilities
 	for _, name := range s.Backends() {
 		c, err := s.backends[name].Probe(ctx)
 		if err != nil {
-			c = Capabilities{Backend: name, Reason: err.Error()}
+			c = api.Capabilities{Backend: name, Reason: err.Error()}
 		}
 		out = append(out, c)
 	}
@@ -89,15 +90,15 @@ func (s *Supervisor) Probe(ctx context.Context) []Capabilities {
 // Create validates req's spec (after filling in its defaults), records the
 // sandbox as creating, and has the backend build it. On failure nothing is
 // left: no directory, no state entry.
-func (s *Supervisor) Create(ctx context.Context, req *CreateRequest) (*SandboxInfo, error) {
+func (s *Supervisor) Create(ctx context.Context, req *api.CreateRequest) (*api.SandboxInfo, error) {
 	spec := req.Spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	}
 	be, ok := s.backends[spec.Backend]
 	if !ok {
 		return nil, fmt.Errorf("%w: backend %q is not available (this daemon has: %v)",
-			ErrInvalidArgument, spec.Backend, s.Backends())
+			api.ErrInvalidArgument, spec.Backend, s.Backends())
 	}
 	return s.build(ctx, req.Name, spec, func(id string) (Sandbox, error) {
 		// Creation runs to its end even if the client goes away, so that
@@ -109,7 +110,7 @@ func (s *Supervisor) Create(ctx context.Context, req *CreateRequest) (*SandboxIn
 // build registers a new sandbox named name with spec, has construct build it
 // under its new id and records it as running. On failure nothing is left:
 // no directory, no state entry.
-func (s *Supervisor) build(ctx context.Context, name string, spec *bundle.Spec, construct func(id string) (Sandbox, error)) (*SandboxInfo, error) {
+func (s *Supervisor) build(ctx context.Context, name string, spec *bundle.Spec, construct func(id string) (Sandbox, error)) (*api.SandboxInfo, error) {
 	b, err := s.reserve(name, spec)
 	if err != nil {
 		return nil, err
@@ -119,21 +120,21 @@ func (s *Supervisor) build(ctx context.Context, name string, spec *bundle.Spec, 
 		s.forget(id)
 		return nil, err
 	}
-	s.publish(Event{Type: EventState, Sandbox: id, To: Creating})
+	s.publish(api.Event{Type: api.EventState, Sandbox: id, To: api.Creating})
 	sb, err := construct(id)
 	if err != nil {
-		s.publish(Event{Type: EventState, Sandbox: id, From: Creating, To: Failed, Error: err.Error()})
+		s.publish(api.Event{Type: api.EventState, Sandbox: id, From: api.Creating, To: api.Failed, Error: err.Error()})
 		if rmErr := s.store.abort(id); rmErr != nil {
 			s.log.Error("removing failed sandbox", "id", id, "err", rmErr)
 		}
 		s.forget(id)
-		s.publish(Event{Type: EventRemoved, Sandbox: id})
+		s.publish(api.Event{Type: api.EventRemoved, Sandbox: id})
 		return nil, fmt.Errorf("creating sandbox: %w", err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.sb = sb
-	to, _ := next(Creating, OpCreated)
+	to, _ := next(api.Creating, OpCreated)
 	b.rec.State, b.rec.UpdatedAt = to, time.Now().UTC()
 	if err := s.store.commit(&b.rec, spec); err != nil {
 		// Without its state on disk the sandbox would be lost at the
@@ -141,10 +142,10 @@ func (s *Supervisor) build(ctx context.Context, name string, spec *bundle.Spec, 
 		_ = sb.Destroy(context.WithoutCancel(ctx))
 		_ = s.store.remove(id)
 		s.forget(id)
-		s.publish(Event{Type: EventRemoved, Sandbox: id})
+		s.publish(api.Event{Type: api.EventRemoved, Sandbox: id})
 		return nil, fmt.Errorf("saving sandbox %s: %w", id, err)
 	}
-	s.publish(Event{Type: EventState, Sandbox: id, From: Creating, To: to})
+	s.publish(api.Event{Type: api.EventState, Sandbox: id, From: api.Creating, To: to})
 	return b.info(), nil
 }
 
@@ -155,7 +156,7 @@ func (s *Supervisor) reserve(name string, spec *bundle.Spec) (*box, error) {
 	defer s.mu.Unlock()
 	if name != "" {
 		if _, err := s.lookupLocked(name); err == nil {
-			return nil, fmt.Errorf("name %q: %w", name, ErrExist)
+			return nil, fmt.Errorf("name %q: %w", name, api.ErrExist)
 		}
 	}
 	id := newID()
@@ -164,7 +165,7 @@ func (s *Supervisor) reserve(name string, spec *bundle.Spec) (*box, error) {
 	}
 	now := time.Now().UTC()
 	b := &box{
-		rec: record{ID: id, Name: name, Backend: spec.Backend, State: Creating,
+		rec: record{ID: id, Name: name, Backend: spec.Backend, State: api.Creating,
 			CreatedAt: now, UpdatedAt: now},
 		spec:  spec,
 		execs: make(map[string]*session),
@@ -188,7 +189,7 @@ func (s *Supervisor) lookup(ref string) (*box, error) {
 
 // lookupLocked is lookup with s.mu held.
 func (s *Supervisor) lookupLocked(ref string) (*box, error) {
-	if err := ValidateID(ref); err != nil {
+	if err := api.ValidateID(ref); err != nil {
 		return nil, err
 	}
 	if b, ok := s.boxes[ref]; ok {
@@ -199,15 +200,15 @@ func (s *Supervisor) lookupLocked(ref string) (*box, error) {
 			return b, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %q", ErrNotExist, ref)
+	return nil, fmt.Errorf("%w: %q", api.ErrNotExist, ref)
 }
 
 // List describes every sandbox, oldest first.
-func (s *Supervisor) List() []SandboxInfo {
+func (s *Supervisor) List() []api.SandboxInfo {
 	s.mu.Lock()
 	boxes := slices.Collect(maps.Values(s.boxes))
 	s.mu.Unlock()
-	out := make([]SandboxInfo, 0, len(boxes))
+	out := make([]api.SandboxInfo, 0, len(boxes))
 	for _, b := range boxes {
 		b.mu.Lock()
 		info := b.info()
@@ -225,7 +226,7 @@ func (s *Supervisor) List() []SandboxInfo {
 }
 
 // Inspect describes one sandbox.
-func (s *Supervisor) Inspect(ref string) (*SandboxInfo, error) {
+func (s *Supervisor) Inspect(ref string) (*api.SandboxInfo, error) {
 	b, err := s.lookup(ref)
 	if err != nil {
 		return nil, err
@@ -236,18 +237,18 @@ func (s *Supervisor) Inspect(ref string) (*SandboxInfo, error) {
 }
 
 // Pause freezes a running sandbox.
-func (s *Supervisor) Pause(ctx context.Context, ref string) (*SandboxInfo, error) {
+func (s *Supervisor) Pause(ctx context.Context, ref string) (*api.SandboxInfo, error) {
 	return s.simpleOp(ref, OpPause, func(sb Sandbox) error { return sb.Pause(ctx) })
 }
 
 // Resume thaws a paused sandbox.
-func (s *Supervisor) Resume(ctx context.Context, ref string) (*SandboxInfo, error) {
+func (s *Supervisor) Resume(ctx context.Context, ref string) (*api.SandboxInfo, error) {
 	return s.simpleOp(ref, OpResume, func(sb Sandbox) error { return sb.Resume(ctx) })
 }
 
 // Stats reads a sandbox's resource usage.
-func (s *Supervisor) Stats(ctx context.Context, ref string) (*StatsResponse, error) {
-	var st *Stats
+func (s *Supervisor) Stats(ctx context.Context, ref string) (*api.StatsResponse, error) {
+	var st *api.Stats
 	info, err := s.simpleOp(ref, OpStats, func(sb Sandbox) (err error) {
 		st, err = sb.Stats(ctx)
 		return err
@@ -255,7 +256,7 @@ func (s *Supervisor) Stats(ctx context.Context, ref string) (*StatsResponse, err
 	if err != nil {
 		return nil, err
 	}
-	return &StatsResponse{ID: info.ID, Stats: *st}, nil
+	return &api.StatsResponse{ID: info.ID, Stats: *st}, nil
 }
 
 // lockFor looks ref up, locks it and checks op against the table. On
@@ -276,14 +277,14 @@ func (s *Supervisor) lockFor(ref string, op Op) (*box, error) {
 // simpleOp checks op against the table, runs fn on the backend sandbox and,
 // if it worked, moves to the op's target state. b.mu is held throughout, so
 // ops on one sandbox are serialized.
-func (s *Supervisor) simpleOp(ref string, op Op, fn func(Sandbox) error) (*SandboxInfo, error) {
+func (s *Supervisor) simpleOp(ref string, op Op, fn func(Sandbox) error) (*api.SandboxInfo, error) {
 	b, err := s.lockFor(ref, op)
 	if err != nil {
 		return nil, err
 	}
 	defer b.mu.Unlock()
 	if err := fn(b.sb); err != nil {
-		if errors.Is(err, ErrNotRunning) {
+		if errors.Is(err, api.ErrNotRunning) {
 			_ = s.apply(b, OpStop, err.Error())
 		}
 		return nil, fmt.Errorf("%s sandbox %s: %w", op, b.rec.ID, err)
@@ -306,7 +307,7 @@ func (s *Supervisor) apply(b *box, op Op, errMsg string) error {
 
 // setState records state to with an optional error message. b.mu must be
 // held.
-func (s *Supervisor) setState(b *box, to State, errMsg string) error {
+func (s *Supervisor) setState(b *box, to api.State, errMsg string) error {
 	from := b.rec.State
 	b.rec.State, b.rec.Error, b.rec.UpdatedAt = to, errMsg, time.Now().UTC()
 	err := s.store.save(&b.rec)
@@ -315,18 +316,18 @@ func (s *Supervisor) setState(b *box, to State, errMsg string) error {
 		err = fmt.Errorf("saving state of sandbox %s: %w", b.rec.ID, err)
 	}
 	if from != to {
-		s.publish(Event{Type: EventState, Sandbox: b.rec.ID, From: from, To: to, Error: errMsg})
+		s.publish(api.Event{Type: api.EventState, Sandbox: b.rec.ID, From: from, To: to, Error: errMsg})
 	}
 	return err
 }
 
-func (s *Supervisor) publish(e Event) {
+func (s *Supervisor) publish(e api.Event) {
 	s.events.publish(e)
 }
 
 // info describes b. b.mu must be held.
-func (b *box) info() *SandboxInfo {
-	info := &SandboxInfo{
+func (b *box) info() *api.SandboxInfo {
+	info := &api.SandboxInfo{
 		ID: b.rec.ID, Name: b.rec.Name, Backend: b.rec.Backend, State: b.rec.State,
 		Error: b.rec.Error, CreatedAt: b.rec.CreatedAt, UpdatedAt: b.rec.UpdatedAt,
 		Spec:        b.spec,

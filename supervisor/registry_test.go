@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // testSup returns a Supervisor over a fresh state dir with a fake
@@ -32,9 +34,9 @@ func testSup(t *testing.T) (*Supervisor, *fakeBackend, string) {
 	return s, fb, dir
 }
 
-func mustCreate(t *testing.T, s *Supervisor, name string) *SandboxInfo {
+func mustCreate(t *testing.T, s *Supervisor, name string) *api.SandboxInfo {
 	t.Helper()
-	info, err := s.Create(context.Background(), &CreateRequest{Name: name})
+	info, err := s.Create(context.Background(), &api.CreateRequest{Name: name})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -42,7 +44,7 @@ func mustCreate(t *testing.T, s *Supervisor, name string) *SandboxInfo {
 }
 
 // run executes a command and returns its result and output.
-func run(t *testing.T, s *Supervisor, id string, req *ExecRequest) (*ExitResult, string, string) {
+func run(t *testing.T, s *Supervisor, id string, req *api.ExecRequest) (*api.ExitResult, string, string) {
 	t.Helper()
 	var out, errb syncBuffer
 	res, err := s.Exec(context.Background(), id, req, ExecIO{Stdout: &out, Stderr: &errb})
@@ -72,7 +74,7 @@ func (b *syncBuffer) String() string {
 func TestCreateListInspect(t *testing.T) {
 	s, _, dir := testSup(t)
 	info := mustCreate(t, s, "web")
-	if info.State != Running || info.Backend != "container" || info.Name != "web" {
+	if info.State != api.Running || info.Backend != "container" || info.Name != "web" {
 		t.Fatalf("created %+v", info)
 	}
 	for _, f := range []string{"spec.json", "state.json"} {
@@ -91,7 +93,7 @@ func TestCreateListInspect(t *testing.T) {
 	if l := s.List(); len(l) != 1 || l[0].ID != info.ID {
 		t.Fatalf("list = %+v", l)
 	}
-	if _, err := s.Create(context.Background(), &CreateRequest{Name: "web"}); !errors.Is(err, ErrExist) {
+	if _, err := s.Create(context.Background(), &api.CreateRequest{Name: "web"}); !errors.Is(err, api.ErrExist) {
 		t.Fatalf("duplicate name: %v", err)
 	}
 }
@@ -104,15 +106,15 @@ func TestCreateRefusesBadSpec(t *testing.T) {
 		"limits":  {Limits: bundle.Limits{MemoryBytes: -1}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := s.Create(context.Background(), &CreateRequest{Spec: spec})
-			if !errors.Is(err, ErrInvalidArgument) {
+			_, err := s.Create(context.Background(), &api.CreateRequest{Spec: spec})
+			if !errors.Is(err, api.ErrInvalidArgument) {
 				t.Fatalf("got %v, want ErrInvalidArgument", err)
 			}
 		})
 	}
 	// A backend that is valid in a spec but not configured.
-	_, err := s.Create(context.Background(), &CreateRequest{Spec: bundle.Spec{Backend: "native"}})
-	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "not available") {
+	_, err := s.Create(context.Background(), &api.CreateRequest{Spec: bundle.Spec{Backend: "native"}})
+	if !errors.Is(err, api.ErrInvalidArgument) || !strings.Contains(err.Error(), "not available") {
 		t.Fatalf("unconfigured backend: %v", err)
 	}
 	assertEmpty(t, s, dir)
@@ -123,7 +125,7 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 	events, stop := s.Subscribe()
 	defer stop()
 	fb.failCreate = errors.New("overlay: boom")
-	if _, err := s.Create(context.Background(), &CreateRequest{Name: "x"}); err == nil || !strings.Contains(err.Error(), "boom") {
+	if _, err := s.Create(context.Background(), &api.CreateRequest{Name: "x"}); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("create: %v", err)
 	}
 	assertEmpty(t, s, dir)
@@ -152,8 +154,8 @@ func assertEmpty(t *testing.T, s *Supervisor, dir string) {
 	}
 }
 
-func eventKey(e Event) string {
-	if e.Type == EventState {
+func eventKey(e api.Event) string {
+	if e.Type == api.EventState {
 		return "state:" + string(e.To)
 	}
 	return e.Type
@@ -164,19 +166,19 @@ func TestExec(t *testing.T) {
 	id := mustCreate(t, s, "").ID
 	tests := []struct {
 		name           string
-		req            ExecRequest
+		req            api.ExecRequest
 		code           int
 		stdout, stderr string
 	}{
-		{"ok", ExecRequest{Args: []string{"sh", "-c", "echo out; echo err >&2"}}, 0, "out\n", "err\n"},
-		{"code", ExecRequest{Args: []string{"sh", "-c", "exit 3"}}, 3, "", ""},
-		{"signal", ExecRequest{Args: []string{"sh", "-c", "kill -TERM $$"}}, 128 + 15, "", ""},
-		{"not found", ExecRequest{Args: []string{"/no/such/cmd"}}, 127, "", ""},
-		{"not executable", ExecRequest{Args: []string{notExecutable(t)}}, 126, "", ""},
-		{"env", ExecRequest{Args: []string{"sh", "-c", `echo "$FOO:$HOME:$LANG"`}, Env: map[string]string{"FOO": "bar"}}, 0, "bar:/root:C.UTF-8\n", ""},
-		{"no daemon env", ExecRequest{Args: []string{"sh", "-c", `echo "${GOPATH:-unset}"`}}, 0, "unset\n", ""},
-		{"stdin", ExecRequest{Args: []string{"cat"}, Stdin: []byte("hello")}, 0, "hello", ""},
-		{"workdir", ExecRequest{Args: []string{"pwd"}, Workdir: "/tmp"}, 0, "/tmp\n", ""},
+		{"ok", api.ExecRequest{Args: []string{"sh", "-c", "echo out; echo err >&2"}}, 0, "out\n", "err\n"},
+		{"code", api.ExecRequest{Args: []string{"sh", "-c", "exit 3"}}, 3, "", ""},
+		{"signal", api.ExecRequest{Args: []string{"sh", "-c", "kill -TERM $$"}}, 128 + 15, "", ""},
+		{"not found", api.ExecRequest{Args: []string{"/no/such/cmd"}}, 127, "", ""},
+		{"not executable", api.ExecRequest{Args: []string{notExecutable(t)}}, 126, "", ""},
+		{"env", api.ExecRequest{Args: []string{"sh", "-c", `echo "$FOO:$HOME:$LANG"`}, Env: map[string]string{"FOO": "bar"}}, 0, "bar:/root:C.UTF-8\n", ""},
+		{"no daemon env", api.ExecRequest{Args: []string{"sh", "-c", `echo "${GOPATH:-unset}"`}}, 0, "unset\n", ""},
+		{"stdin", api.ExecRequest{Args: []string{"cat"}, Stdin: []byte("hello")}, 0, "hello", ""},
+		{"workdir", api.ExecRequest{Args: []string{"pwd"}, Workdir: "/tmp"}, 0, "/tmp\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,8 +205,8 @@ func TestExecTimeoutKillsTree(t *testing.T) {
 	s, _, _ := testSup(t)
 	id := mustCreate(t, s, "").ID
 	start := time.Now()
-	res, _, _ := run(t, s, id, &ExecRequest{Args: []string{"sh", "-c", "sleep 30 & sleep 30; wait"}, TimeoutMs: 300})
-	if !res.TimedOut || res.Code != ExitTimeout {
+	res, _, _ := run(t, s, id, &api.ExecRequest{Args: []string{"sh", "-c", "sleep 30 & sleep 30; wait"}, TimeoutMs: 300})
+	if !res.TimedOut || res.Code != api.ExitTimeout {
 		t.Fatalf("result %+v, want timed out with 124", res)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -217,11 +219,11 @@ func TestExecTimeoutKillsTree(t *testing.T) {
 
 func TestSpecTimeoutIsDefault(t *testing.T) {
 	s, _, _ := testSup(t)
-	info, err := s.Create(context.Background(), &CreateRequest{Spec: bundle.Spec{Limits: bundle.Limits{TimeoutMs: 200}}})
+	info, err := s.Create(context.Background(), &api.CreateRequest{Spec: bundle.Spec{Limits: bundle.Limits{TimeoutMs: 200}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _, _ := run(t, s, info.ID, &ExecRequest{Args: []string{"sleep", "10"}})
+	res, _, _ := run(t, s, info.ID, &api.ExecRequest{Args: []string{"sleep", "10"}})
 	if !res.TimedOut {
 		t.Fatalf("result %+v, want timed out", res)
 	}
@@ -231,13 +233,13 @@ func TestExecClientGoneKills(t *testing.T) {
 	s, _, _ := testSup(t)
 	id := mustCreate(t, s, "").ID
 	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan ExecInfo, 1)
+	started := make(chan api.ExecInfo, 1)
 	go func() {
 		<-started
 		cancel()
 	}()
-	res, err := s.Exec(ctx, id, &ExecRequest{Args: []string{"sleep", "30"}},
-		ExecIO{Started: func(e ExecInfo) { started <- e }})
+	res, err := s.Exec(ctx, id, &api.ExecRequest{Args: []string{"sleep", "30"}},
+		ExecIO{Started: func(e api.ExecInfo) { started <- e }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,16 +252,16 @@ func TestLifecycleRefusals(t *testing.T) {
 	s, _, _ := testSup(t)
 	id := mustCreate(t, s, "").ID
 	ctx := context.Background()
-	if _, err := s.Resume(ctx, id); !errors.Is(err, ErrInvalidState) {
+	if _, err := s.Resume(ctx, id); !errors.Is(err, api.ErrInvalidState) {
 		t.Fatalf("resume running: %v", err)
 	}
-	if info, err := s.Pause(ctx, id); err != nil || info.State != Paused {
+	if info, err := s.Pause(ctx, id); err != nil || info.State != api.Paused {
 		t.Fatalf("pause: %+v %v", info, err)
 	}
-	if _, err := s.Pause(ctx, id); !errors.Is(err, ErrInvalidState) {
+	if _, err := s.Pause(ctx, id); !errors.Is(err, api.ErrInvalidState) {
 		t.Fatalf("pause twice: %v", err)
 	}
-	if _, err := s.Exec(ctx, id, &ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, ErrInvalidState) {
+	if _, err := s.Exec(ctx, id, &api.ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, api.ErrInvalidState) {
 		t.Fatalf("exec paused: %v", err)
 	}
 	if st, err := s.Stats(ctx, id); err != nil || st.MemoryBytes == 0 {
@@ -269,17 +271,17 @@ func TestLifecycleRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ref := range []string{"nosuch", "../etc", ""} {
-		if _, err := s.Inspect(ref); !errors.Is(err, ErrNotExist) && !errors.Is(err, ErrInvalidID) {
+		if _, err := s.Inspect(ref); !errors.Is(err, api.ErrNotExist) && !errors.Is(err, api.ErrInvalidID) {
 			t.Fatalf("inspect %q: %v", ref, err)
 		}
 	}
 	if err := s.Remove(ctx, id, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Remove(ctx, id, false); !errors.Is(err, ErrNotExist) {
+	if err := s.Remove(ctx, id, false); !errors.Is(err, api.ErrNotExist) {
 		t.Fatalf("second rm: %v", err)
 	}
-	if _, err := s.Exec(ctx, id, &ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, ErrNotExist) {
+	if _, err := s.Exec(ctx, id, &api.ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, api.ErrNotExist) {
 		t.Fatalf("exec removed: %v", err)
 	}
 }
@@ -288,10 +290,10 @@ func TestDeadSandboxStops(t *testing.T) {
 	s, fb, _ := testSup(t)
 	id := mustCreate(t, s, "").ID
 	fb.get(id).dead = true
-	if _, err := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, ErrNotRunning) {
+	if _, err := s.Exec(context.Background(), id, &api.ExecRequest{Args: []string{"true"}}, ExecIO{}); !errors.Is(err, api.ErrNotRunning) {
 		t.Fatalf("exec dead: %v", err)
 	}
-	if info, _ := s.Inspect(id); info.State != Stopped {
+	if info, _ := s.Inspect(id); info.State != api.Stopped {
 		t.Fatalf("state %s, want stopped", info.State)
 	}
 	if err := s.Remove(context.Background(), id, false); err != nil {
@@ -303,14 +305,14 @@ func TestRemoveWithRunningExec(t *testing.T) {
 	s, fb, _ := testSup(t)
 	id := mustCreate(t, s, "").ID
 	started := make(chan struct{})
-	done := make(chan *ExitResult)
+	done := make(chan *api.ExitResult)
 	go func() {
-		res, _ := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"sleep", "30"}},
-			ExecIO{Started: func(ExecInfo) { close(started) }})
+		res, _ := s.Exec(context.Background(), id, &api.ExecRequest{Args: []string{"sleep", "30"}},
+			ExecIO{Started: func(api.ExecInfo) { close(started) }})
 		done <- res
 	}()
 	<-started
-	if err := s.Remove(context.Background(), id, false); !errors.Is(err, ErrInvalidState) {
+	if err := s.Remove(context.Background(), id, false); !errors.Is(err, api.ErrInvalidState) {
 		t.Fatalf("rm without force: %v", err)
 	}
 	if err := s.Remove(context.Background(), id, true); err != nil {
@@ -335,7 +337,7 @@ func TestEventsOfLifecycle(t *testing.T) {
 	defer stop()
 	ctx := context.Background()
 	id := mustCreate(t, s, "").ID
-	run(t, s, id, &ExecRequest{Args: []string{"true"}})
+	run(t, s, id, &api.ExecRequest{Args: []string{"true"}})
 	s.Pause(ctx, id)
 	s.Resume(ctx, id)
 	s.Remove(ctx, id, false)
@@ -356,7 +358,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	ch, stop := b.subscribe()
 	defer stop()
 	for range subscriberBuffer + 1 {
-		b.publish(Event{Type: EventState})
+		b.publish(api.Event{Type: api.EventState})
 	}
 	n := 0
 	for range ch {
@@ -377,10 +379,10 @@ func TestExecRaceWithRemove(t *testing.T) {
 	var wg sync.WaitGroup
 	exec := func(wantKilled bool) {
 		defer wg.Done()
-		res, err := s.Exec(context.Background(), id, &ExecRequest{Args: []string{"sleep", "30"}},
-			ExecIO{Started: func(ExecInfo) { started <- struct{}{} }})
+		res, err := s.Exec(context.Background(), id, &api.ExecRequest{Args: []string{"sleep", "30"}},
+			ExecIO{Started: func(api.ExecInfo) { started <- struct{}{} }})
 		switch {
-		case err != nil && !errors.Is(err, ErrInvalidState) && !errors.Is(err, ErrNotExist):
+		case err != nil && !errors.Is(err, api.ErrInvalidState) && !errors.Is(err, api.ErrNotExist):
 			t.Errorf("exec: %v", err)
 		case err == nil && !res.Killed:
 			t.Errorf("an exec that ran during the remove ended unkilled: %+v", res)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // Remove destroys a sandbox and deletes its state. Without force it refuses
@@ -19,7 +21,7 @@ func (s *Supervisor) Remove(ctx context.Context, ref string, force bool) error {
 	if n := len(b.execs); n > 0 && !force {
 		b.mu.Unlock()
 		return fmt.Errorf("sandbox %s has %d running command(s); use force to kill them: %w",
-			b.rec.ID, n, ErrInvalidState)
+			b.rec.ID, n, api.ErrInvalidState)
 	}
 	if err := s.apply(b, OpRemove, ""); err != nil {
 		b.mu.Unlock()
@@ -55,7 +57,7 @@ func (s *Supervisor) finishRemove(ctx context.Context, b *box) error {
 		return err
 	}
 	s.forget(id)
-	s.publish(Event{Type: EventRemoved, Sandbox: id, From: Removing})
+	s.publish(api.Event{Type: api.EventRemoved, Sandbox: id, From: api.Removing})
 	return nil
 }
 
@@ -71,11 +73,11 @@ func (s *Supervisor) destroy(ctx context.Context, b *box) error {
 			if name == "" {
 				return nil // unreadable state: there is nothing to ask
 			}
-			return fmt.Errorf("backend %q is not available in this daemon: %w", name, ErrUnsupported)
+			return fmt.Errorf("backend %q is not available in this daemon: %w", name, api.ErrUnsupported)
 		}
 		var err error
 		sb, err = be.Load(ctx, b.rec.ID)
-		if errors.Is(err, ErrNotExist) {
+		if errors.Is(err, api.ErrNotExist) {
 			return nil
 		}
 		if err != nil {
@@ -102,13 +104,13 @@ func (s *Supervisor) Recover(ctx context.Context) error {
 		s.boxes[b.rec.ID] = b
 		s.mu.Unlock()
 		if l.err != nil {
-			b.rec.State, b.rec.Error = Failed, "unreadable state: "+l.err.Error()
+			b.rec.State, b.rec.Error = api.Failed, "unreadable state: "+l.err.Error()
 			s.log.Error("loading sandbox", "id", b.rec.ID, "err", l.err)
 			continue
 		}
 		b.mu.Lock()
 		s.recoverBox(ctx, b)
-		if b.rec.State == Removing {
+		if b.rec.State == api.Removing {
 			removing = append(removing, b)
 		}
 		b.mu.Unlock()
@@ -146,14 +148,14 @@ func (s *Supervisor) recoverBox(ctx context.Context, b *box) {
 		}
 	}
 	for i := range interrupted {
-		s.publish(Event{Type: EventInterrupted, Sandbox: b.rec.ID, Exec: &interrupted[i]})
+		s.publish(api.Event{Type: api.EventInterrupted, Sandbox: b.rec.ID, Exec: &interrupted[i]})
 	}
 	switch {
-	case b.rec.State == Creating:
+	case b.rec.State == api.Creating:
 		_ = s.apply(b, OpFail, "the daemon stopped while creating this sandbox")
-	case b.rec.State == Removing:
+	case b.rec.State == api.Removing:
 		_ = s.store.save(&b.rec)
-	case loadErr != nil && (b.rec.State == Running || b.rec.State == Paused):
+	case loadErr != nil && (b.rec.State == api.Running || b.rec.State == api.Paused):
 		_ = s.apply(b, OpFail, "reattaching after daemon restart: "+loadErr.Error())
 	default:
 		if len(interrupted) > 0 {

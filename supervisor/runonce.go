@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentd/agentd/bundle"
 	agentdruntime "github.com/agentd/agentd/runtime"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // RunOnce runs one command in a new container sandbox without a daemon and
@@ -29,10 +30,10 @@ import (
 func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cfg *ExecConfig, sigs *agentdruntime.Signals) (_ ExitStatus, retErr error) {
 	spec = spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
-		return ExitStatus{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return ExitStatus{}, fmt.Errorf("%w: %w", api.ErrInvalidArgument, err)
 	}
 	if spec.Backend != bundle.BackendContainer {
-		return ExitStatus{}, fmt.Errorf("%w: RunOnce runs container sandboxes, not %s", ErrInvalidArgument, spec.Backend)
+		return ExitStatus{}, fmt.Errorf("%w: RunOnce runs container sandboxes, not %s", api.ErrInvalidArgument, spec.Backend)
 	}
 	rt, err := agentdruntime.New(filepath.Join(runDir, "oneshot"), agentdruntime.Options{})
 	if err != nil {
@@ -84,7 +85,7 @@ func RunOnce(ctx context.Context, stateDir, runDir string, spec *bundle.Spec, cf
 		return ExitStatus{}, classifyExecErr(err)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return ExitStatus{Code: ExitTimeout, TimedOut: true}, nil
+		return ExitStatus{Code: api.ExitTimeout, TimedOut: true}, nil
 	}
 	if code > 128 {
 		return ExitStatus{Signal: code - 128}, nil

@@ -1,9 +1,7 @@
 package supervisor
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // Server is the HTTP/JSON API over a Supervisor (docs/api.md).
@@ -74,18 +72,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, api.MaxRequestBytes)
 	s.mux.ServeHTTP(w, r)
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, fmt.Errorf("%w: no endpoint %s %s (see docs/api.md)", errNoEndpoint, r.Method, r.URL.Path))
+	writeError(w, noEndpoint(fmt.Sprintf("not found: no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)))
 }
 
-var errNoEndpoint = errors.New("not found")
+// noEndpoint is a request for a path the API does not have: a 404, but not
+// a missing sandbox.
+type noEndpoint string
+
+func (e noEndpoint) Error() string        { return string(e) }
+func (e noEndpoint) Is(target error) bool { return target == api.ErrNotExist }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, VersionInfo{API: APIVersion, Pid: os.Getpid(), Backends: s.sup.Backends()})
+	writeJSON(w, http.StatusOK, api.VersionInfo{API: api.APIVersion, Pid: os.Getpid(), Backends: s.sup.Backends()})
 }
 
 func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +105,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	req, err := DecodeCreateRequest(data)
+	req, err := api.DecodeCreateRequest(data)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -125,7 +128,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("force"); v != "" {
 		var err error
 		if force, err = strconv.ParseBool(v); err != nil {
-			writeError(w, fmt.Errorf("%w: force=%q is not a boolean", ErrInvalidArgument, v))
+			writeError(w, fmt.Errorf("%w: force=%q is not a boolean", api.ErrInvalidArgument, v))
 			return
 		}
 	}
@@ -166,7 +169,7 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case e, ok := <-ch:
 			if !ok {
-				_ = enc.Encode(Event{Type: EventOverflow, Time: time.Now().UTC(),
+				_ = enc.Encode(api.Event{Type: api.EventOverflow, Time: time.Now().UTC(),
 					Error: "event stream dropped: the client read too slowly"})
 				return
 			}
@@ -192,46 +195,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	status, kind := classify(err)
-	writeJSON(w, status, ErrorBody{Message: err.Error(), Kind: kind})
-}
-
-// Error kinds on the wire; supervisor/client maps them back to sentinels.
-const (
-	KindNotExist        = "notExist"
-	KindExist           = "exist"
-	KindInvalidArgument = "invalidArgument"
-	KindInvalidState    = "invalidState"
-	KindNotRunning      = "notRunning"
-	KindUnsupported     = "unsupported"
-	KindUnauthorized    = "unauthorized"
-	KindTooLarge        = "tooLarge"
-	KindInternal        = "internal"
-)
-
-// classify maps an error to its HTTP status and kind. This is the only
-// place errors become status codes.
-func classify(err error) (int, string) {
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge, KindTooLarge
-	case errors.Is(err, ErrNotExist), errors.Is(err, errNoEndpoint):
-		return http.StatusNotFound, KindNotExist
-	case errors.Is(err, ErrExist):
-		return http.StatusConflict, KindExist
-	case errors.Is(err, ErrInvalidID), errors.Is(err, ErrInvalidArgument), errors.Is(err, bundle.ErrInvalidSpec):
-		return http.StatusBadRequest, KindInvalidArgument
-	case errors.Is(err, ErrNotRunning):
-		return http.StatusConflict, KindNotRunning
-	case errors.Is(err, ErrInvalidState):
-		return http.StatusConflict, KindInvalidState
-	case errors.Is(err, ErrUnsupported):
-		return http.StatusNotImplemented, KindUnsupported
-	case errors.Is(err, ErrUnauthorized):
-		return http.StatusForbidden, KindUnauthorized
-	case errors.Is(err, context.Canceled):
-		return 499, KindInternal
-	}
-	return http.StatusInternalServerError, KindInternal
+	status, kind := api.Classify(err)
+	writeJSON(w, status, api.ErrorBody{Message: err.Error(), Kind: kind})
 }

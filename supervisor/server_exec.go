@@ -10,12 +10,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-)
 
-// UpgradeProtocol is the Upgrade header value that turns an exec request
-// into a bidirectional stream: after "101 Switching Protocols" the client
-// sends [InputFrame] lines and the daemon sends [Frame] lines.
-const UpgradeProtocol = "agentd-exec/1"
+	"github.com/agentd/agentd/supervisor/api"
+)
 
 // exec runs a command and streams its output as newline-delimited JSON
 // frames, flushed as they are produced. Errors found before the command
@@ -26,7 +23,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	req, err := DecodeExecRequest(data)
+	req, err := api.DecodeExecRequest(data)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -44,7 +41,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	fw := newFrameWriter(cancel)
 	rc := http.NewResponseController(w)
-	commit := func(first Frame) {
+	commit := func(first api.Frame) {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.WriteHeader(http.StatusOK)
 		fw.commit(w, rc.Flush, first)
@@ -55,39 +52,39 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.sup.Exec(ctx, id, req, ExecIO{
 		Stdin: stdin, Stdout: fw.stream("stdout"), Stderr: fw.stream("stderr"),
-		Started: func(info ExecInfo) { commit(Frame{Started: &info}) },
+		Started: func(info api.ExecInfo) { commit(api.Frame{Started: &info}) },
 	})
 	s.finishExec(w, fw, commit, res, err)
 }
 
 // finishExec sends the exec's last frame, or a plain error response when
 // nothing has been sent yet.
-func (s *Server) finishExec(w http.ResponseWriter, fw *frameWriter, commit func(Frame), res *ExitResult, err error) {
+func (s *Server) finishExec(w http.ResponseWriter, fw *frameWriter, commit func(api.Frame), res *api.ExitResult, err error) {
 	switch {
 	case fw.isCommitted() && err != nil:
-		_, kind := classify(err)
-		_ = fw.send(Frame{Error: &ErrorBody{Message: err.Error(), Kind: kind}})
+		_, kind := api.Classify(err)
+		_ = fw.send(api.Frame{Error: &api.ErrorBody{Message: err.Error(), Kind: kind}})
 	case fw.isCommitted():
-		_ = fw.send(Frame{Exit: res})
+		_ = fw.send(api.Frame{Exit: res})
 	case err != nil:
 		writeError(w, err)
 	default: // the command could not start (126, 127)
-		commit(Frame{Exit: res})
+		commit(api.Frame{Exit: res})
 	}
 }
 
 // execUpgraded serves an exec on a hijacked connection, reading stdin,
 // close and resize frames from the client while the output streams back.
-func (s *Server) execUpgraded(w http.ResponseWriter, r *http.Request, id string, req *ExecRequest) {
+func (s *Server) execUpgraded(w http.ResponseWriter, r *http.Request, id string, req *api.ExecRequest) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	fw := newFrameWriter(cancel)
 	stdinR, stdinW := io.Pipe()
 	defer stdinW.Close()
-	resize := make(chan Size, 8)
+	resize := make(chan api.Size, 8)
 	var conn io.Closer
 	var hijackErr error
-	commit := func(first Frame) {
+	commit := func(first api.Frame) {
 		c, brw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			hijackErr = err
@@ -95,25 +92,25 @@ func (s *Server) execUpgraded(w http.ResponseWriter, r *http.Request, id string,
 			return
 		}
 		conn = c
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + UpgradeProtocol + "\r\n\r\n")
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + api.UpgradeProtocol + "\r\n\r\n")
 		fw.commit(brw, brw.Flush, first)
 		go readInput(brw.Reader, stdinW, resize, cancel)
 	}
 	res, err := s.sup.Exec(ctx, id, req, ExecIO{
 		Stdin: stdinR, Stdout: fw.stream("stdout"), Stderr: fw.stream("stderr"), Resize: resize,
-		Started: func(info ExecInfo) { commit(Frame{Started: &info}) },
+		Started: func(info api.ExecInfo) { commit(api.Frame{Started: &info}) },
 	})
 	if hijackErr != nil {
 		s.log.Error("hijacking exec connection", "err", hijackErr)
 		return
 	}
 	if fw.isCommitted() || err != nil {
-		s.finishExec(w, fw, func(f Frame) {}, res, err)
+		s.finishExec(w, fw, func(f api.Frame) {}, res, err)
 	} else {
 		// Not started (126, 127): answer without upgrading.
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.WriteHeader(http.StatusOK)
-		_ = json.NewEncoder(w).Encode(Frame{Exit: res})
+		_ = json.NewEncoder(w).Encode(api.Frame{Exit: res})
 	}
 	if conn != nil {
 		_ = conn.Close()
@@ -126,7 +123,7 @@ const maxInputFrame = 1 << 20
 // readInput applies the client's input frames until the connection ends; a
 // connection that ends (rather than a closeStdin frame) or a malformed frame
 // means the client is gone, and cancel kills the exec.
-func readInput(r *bufio.Reader, stdin *io.PipeWriter, resize chan<- Size, cancel func()) {
+func readInput(r *bufio.Reader, stdin *io.PipeWriter, resize chan<- api.Size, cancel func()) {
 	defer cancel()
 	defer stdin.CloseWithError(io.ErrUnexpectedEOF)
 	open := true
@@ -135,8 +132,8 @@ func readInput(r *bufio.Reader, stdin *io.PipeWriter, resize chan<- Size, cancel
 		if err != nil {
 			return
 		}
-		var f InputFrame
-		if err := DecodeJSON(bytes.NewReader(line), &f); err != nil {
+		var f api.InputFrame
+		if err := api.DecodeJSON(bytes.NewReader(line), &f); err != nil {
 			return
 		}
 		if len(f.Stdin) > 0 && open {
@@ -173,7 +170,7 @@ func readLine(r *bufio.Reader, max int) ([]byte, error) {
 }
 
 func isUpgrade(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), UpgradeProtocol) &&
+	return strings.EqualFold(r.Header.Get("Upgrade"), api.UpgradeProtocol) &&
 		strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
 }
 
@@ -196,7 +193,7 @@ func newFrameWriter(onFail func()) *frameWriter {
 }
 
 // commit sets the destination, sends first, and releases waiting writers.
-func (fw *frameWriter) commit(w io.Writer, flush func() error, first Frame) {
+func (fw *frameWriter) commit(w io.Writer, flush func() error, first api.Frame) {
 	fw.once.Do(func() {
 		fw.enc, fw.flush = json.NewEncoder(w), flush
 		fw.mu.Lock()
@@ -215,7 +212,7 @@ func (fw *frameWriter) isCommitted() bool {
 	}
 }
 
-func (fw *frameWriter) send(f Frame) error {
+func (fw *frameWriter) send(f api.Frame) error {
 	<-fw.ready
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
@@ -223,7 +220,7 @@ func (fw *frameWriter) send(f Frame) error {
 }
 
 // writeLocked writes and flushes one frame. fw.mu must be held.
-func (fw *frameWriter) writeLocked(f Frame) error {
+func (fw *frameWriter) writeLocked(f api.Frame) error {
 	if fw.err != nil {
 		return fw.err
 	}
@@ -250,7 +247,7 @@ type streamWriter struct {
 }
 
 func (sw streamWriter) Write(p []byte) (int, error) {
-	if err := sw.fw.send(Frame{Stream: sw.name, Data: p}); err != nil {
+	if err := sw.fw.send(api.Frame{Stream: sw.name, Data: p}); err != nil {
 		return 0, err
 	}
 	return len(p), nil

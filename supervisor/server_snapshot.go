@@ -7,10 +7,11 @@ import (
 	"sync"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
-	var req SnapshotRequest
+	var req api.SnapshotRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -33,7 +34,7 @@ func (s *Server) removeSnapshot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
-	var req SnapshotRequest
+	var req api.SnapshotRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -43,7 +44,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fork(w http.ResponseWriter, r *http.Request) {
-	var req ForkRequest
+	var req api.ForkRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -55,7 +56,7 @@ func (s *Server) fork(w http.ResponseWriter, r *http.Request) {
 // decodeBody strictly decodes the request body into v, answering the error
 // itself; it reports whether to go on.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := DecodeJSON(r.Body, v); err != nil {
+	if err := api.DecodeJSON(r.Body, v); err != nil {
 		writeError(w, err)
 		return false
 	}
@@ -80,23 +81,23 @@ func (s *Server) copyOp(w http.ResponseWriter, r *http.Request, status int, fn f
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
 	var mu sync.Mutex // progress comes from copy workers
-	send := func(f CopyFrame) {
+	send := func(f api.CopyFrame) {
 		mu.Lock()
 		defer mu.Unlock()
 		if enc.Encode(f) == nil {
 			_ = rc.Flush()
 		}
 	}
-	v, err := fn(func(st bundle.CopyStats) { send(CopyFrame{Progress: &st}) })
+	v, err := fn(func(st bundle.CopyStats) { send(api.CopyFrame{Progress: &st}) })
 	if err != nil {
-		_, kind := classify(err)
-		send(CopyFrame{Error: &ErrorBody{Message: err.Error(), Kind: kind}})
+		_, kind := api.Classify(err)
+		send(api.CopyFrame{Error: &api.ErrorBody{Message: err.Error(), Kind: kind}})
 		return
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		send(CopyFrame{Error: &ErrorBody{Message: err.Error(), Kind: KindInternal}})
+		send(api.CopyFrame{Error: &api.ErrorBody{Message: err.Error(), Kind: api.KindInternal}})
 		return
 	}
-	send(CopyFrame{Result: data})
+	send(api.CopyFrame{Result: data})
 }

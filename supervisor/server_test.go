@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentd/agentd/bundle"
 	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 	"github.com/agentd/agentd/supervisor/client"
 )
 
@@ -48,7 +49,7 @@ func daemon(t *testing.T) (*client.Client, *supervisor.FakeBackend, string) {
 }
 
 // raw sends one request and returns the status and the decoded error body.
-func raw(t *testing.T, sock, method, path string, body io.Reader) (int, supervisor.ErrorBody) {
+func raw(t *testing.T, sock, method, path string, body io.Reader) (int, api.ErrorBody) {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
@@ -62,7 +63,7 @@ func raw(t *testing.T, sock, method, path string, body io.Reader) (int, supervis
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	var eb supervisor.ErrorBody
+	var eb api.ErrorBody
 	if resp.StatusCode >= 400 {
 		if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil || eb.Message == "" {
 			t.Fatalf("%s %s: status %d without a JSON error body (%v)", method, path, resp.StatusCode, err)
@@ -84,11 +85,11 @@ func (endless) Read(p []byte) (int, error) {
 func TestAPIBadInput(t *testing.T) {
 	c, _, sock := daemon(t)
 	ctx := context.Background()
-	info, err := c.Create(ctx, &supervisor.CreateRequest{Name: "good"})
+	info, err := c.Create(ctx, &api.CreateRequest{Name: "good"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	paused, err := c.Create(ctx, &supervisor.CreateRequest{Name: "paused"})
+	paused, err := c.Create(ctx, &api.CreateRequest{Name: "paused"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestAPIBadInput(t *testing.T) {
 		})
 	}
 	// None of it harmed the daemon or the sandboxes.
-	res, err := c.Exec(ctx, info.ID, &supervisor.ExecRequest{Args: []string{"true"}}, client.ExecIO{})
+	res, err := c.Exec(ctx, info.ID, &api.ExecRequest{Args: []string{"true"}}, client.ExecIO{})
 	if err != nil || res.Code != 0 {
 		t.Fatalf("exec after bad input: %+v %v", res, err)
 	}
@@ -156,7 +157,7 @@ func TestAPIBadInput(t *testing.T) {
 func TestAPIRemoveTwice(t *testing.T) {
 	c, fb, _ := daemon(t)
 	ctx := context.Background()
-	info, err := c.Create(ctx, &supervisor.CreateRequest{})
+	info, err := c.Create(ctx, &api.CreateRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestAPIRemoveTwice(t *testing.T) {
 	}
 	err = c.Remove(ctx, info.ID, false)
 	var ce *client.Error
-	if !errors.Is(err, supervisor.ErrNotExist) || !errors.As(err, &ce) || ce.Status != 404 {
+	if !errors.Is(err, api.ErrNotExist) || !errors.As(err, &ce) || ce.Status != 404 {
 		t.Fatalf("second rm: %v", err)
 	}
 }
@@ -190,10 +191,10 @@ func (w *timedWriter) Write(p []byte) (int, error) {
 func TestAPIExecStreams(t *testing.T) {
 	c, _, _ := daemon(t)
 	ctx := context.Background()
-	info, _ := c.Create(ctx, &supervisor.CreateRequest{})
+	info, _ := c.Create(ctx, &api.CreateRequest{})
 	var out, errw timedWriter
 	start := time.Now()
-	res, err := c.Exec(ctx, info.ID, &supervisor.ExecRequest{
+	res, err := c.Exec(ctx, info.ID, &api.ExecRequest{
 		Args: []string{"sh", "-c", "echo first; echo oops >&2; sleep 1; echo second; exit 7"},
 	}, client.ExecIO{Stdout: &out, Stderr: &errw})
 	end := time.Now()
@@ -211,10 +212,10 @@ func TestAPIExecStreams(t *testing.T) {
 func TestAPIExecStdinUpgrade(t *testing.T) {
 	c, _, _ := daemon(t)
 	ctx := context.Background()
-	info, _ := c.Create(ctx, &supervisor.CreateRequest{})
+	info, _ := c.Create(ctx, &api.CreateRequest{})
 	input := strings.Repeat("0123456789abcdef", 1<<17) // 2 MiB: more than a request body may hold
 	var out bytes.Buffer
-	res, err := c.Exec(ctx, info.ID, &supervisor.ExecRequest{Args: []string{"sh", "-c", "cat; echo done >&2"}},
+	res, err := c.Exec(ctx, info.ID, &api.ExecRequest{Args: []string{"sh", "-c", "cat; echo done >&2"}},
 		client.ExecIO{Stdin: strings.NewReader(input), Stdout: &out, Stderr: io.Discard})
 	if err != nil || res.Code != 0 {
 		t.Fatalf("%+v %v", res, err)
@@ -223,7 +224,7 @@ func TestAPIExecStdinUpgrade(t *testing.T) {
 		t.Fatalf("got %d bytes back, want %d", out.Len(), len(input))
 	}
 	// Not found over the upgrade path: answered without upgrading.
-	res, err = c.Exec(ctx, info.ID, &supervisor.ExecRequest{Args: []string{"/no/such"}},
+	res, err = c.Exec(ctx, info.ID, &api.ExecRequest{Args: []string{"/no/such"}},
 		client.ExecIO{Stdin: strings.NewReader("")})
 	if err != nil || res.Code != 127 {
 		t.Fatalf("not found: %+v %v", res, err)
@@ -235,21 +236,21 @@ func TestAPIClientDisconnectKillsExec(t *testing.T) {
 		t.Run(map[bool]string{false: "stream", true: "upgrade"}[upgrade], func(t *testing.T) {
 			c, _, _ := daemon(t)
 			ctx := context.Background()
-			info, _ := c.Create(ctx, &supervisor.CreateRequest{})
+			info, _ := c.Create(ctx, &api.CreateRequest{})
 			cctx, cancel := context.WithCancel(ctx)
-			eio := client.ExecIO{Started: func(supervisor.ExecInfo) { cancel() }}
+			eio := client.ExecIO{Started: func(api.ExecInfo) { cancel() }}
 			if upgrade {
 				pr, pw := io.Pipe()
 				defer pw.Close()
 				eio.Stdin = pr
 			}
-			_, err := c.Exec(cctx, info.ID, &supervisor.ExecRequest{Args: []string{"sleep", "30"}}, eio)
+			_, err := c.Exec(cctx, info.ID, &api.ExecRequest{Args: []string{"sleep", "30"}}, eio)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("exec: %v", err)
 			}
 			waitNoExecs(t, c, info.ID)
 			// The daemon still works.
-			if res, err := c.Exec(ctx, info.ID, &supervisor.ExecRequest{Args: []string{"true"}}, client.ExecIO{}); err != nil || res.Code != 0 {
+			if res, err := c.Exec(ctx, info.ID, &api.ExecRequest{Args: []string{"true"}}, client.ExecIO{}); err != nil || res.Code != 0 {
 				t.Fatalf("exec after disconnect: %+v %v", res, err)
 			}
 		})
@@ -285,7 +286,7 @@ func TestAPIEventsAndStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stream.Close()
-	events := make(chan supervisor.Event, 1000)
+	events := make(chan api.Event, 1000)
 	go func() {
 		for {
 			e, err := stream.Next()
@@ -295,11 +296,11 @@ func TestAPIEventsAndStats(t *testing.T) {
 			events <- e
 		}
 	}()
-	info, err := c.Create(ctx, &supervisor.CreateRequest{Name: "ev"})
+	info, err := c.Create(ctx, &api.CreateRequest{Name: "ev"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Exec(ctx, "ev", &supervisor.ExecRequest{Args: []string{"true"}}, client.ExecIO{}); err != nil {
+	if _, err := c.Exec(ctx, "ev", &api.ExecRequest{Args: []string{"true"}}, client.ExecIO{}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := c.Stats(ctx, "ev")
@@ -316,7 +317,7 @@ func TestAPIEventsAndStats(t *testing.T) {
 			}
 			i++
 			got := e.Type
-			if e.Type == supervisor.EventState {
+			if e.Type == api.EventState {
 				got = string(e.To)
 			}
 			if got != w {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // Snapshotter is implemented by backend sandboxes whose file system can be
@@ -31,29 +32,17 @@ type Forker interface {
 		progress func(bundle.CopyStats)) (Sandbox, bundle.CopyStats, error)
 }
 
-// SnapshotResult answers a snapshot request.
-type SnapshotResult struct {
-	Sandbox  string              `json:"sandbox"`
-	Snapshot bundle.SnapshotInfo `json:"snapshot"`
-}
-
-// CopyResult answers a restore or fork: the sandbox and what was copied.
-type CopyResult struct {
-	Sandbox SandboxInfo      `json:"sandbox"`
-	Copy    bundle.CopyStats `json:"copy"`
-}
-
-// snapshotErr maps the bundle package's errors to the supervisor's.
+// snapshotErr maps the bundle package's errors to the API's.
 func snapshotErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, bundle.ErrSnapshotNotExist):
-		return fmt.Errorf("%w: %v", ErrNotExist, err)
+		return fmt.Errorf("%w: %v", api.ErrNotExist, err)
 	case errors.Is(err, bundle.ErrInvalidSnapshotName):
-		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return fmt.Errorf("%w: %v", api.ErrInvalidArgument, err)
 	case errors.Is(err, bundle.ErrExist):
-		return fmt.Errorf("%w: %v", ErrExist, err)
+		return fmt.Errorf("%w: %v", api.ErrExist, err)
 	}
 	return err
 }
@@ -64,7 +53,7 @@ func snapshotter(b *box) (Snapshotter, error) {
 	sn, ok := b.sb.(Snapshotter)
 	if !ok {
 		return nil, fmt.Errorf("%w: snapshots are not supported by the %s backend (it runs on the host's own files)",
-			ErrUnsupported, b.rec.Backend)
+			api.ErrUnsupported, b.rec.Backend)
 	}
 	return sn, nil
 }
@@ -86,20 +75,20 @@ func (s *Supervisor) withSnapshotter(ref string, op Op, fn func(*box, Snapshotte
 
 // Snapshot copies a sandbox's file system to snapshot name, freezing a
 // running sandbox during the copy.
-func (s *Supervisor) Snapshot(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*SnapshotResult, error) {
+func (s *Supervisor) Snapshot(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*api.SnapshotResult, error) {
 	if err := bundle.ValidateSnapshotName(name); err != nil {
 		return nil, snapshotErr(err)
 	}
 	var info *bundle.SnapshotInfo
 	b, err := s.withSnapshotter(ref, OpSnapshot, func(b *box, sn Snapshotter) (err error) {
-		info, err = sn.Snapshot(context.WithoutCancel(ctx), name, b.rec.State == Running, progress)
+		info, err = sn.Snapshot(context.WithoutCancel(ctx), name, b.rec.State == api.Running, progress)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.publish(Event{Type: EventSnapshot, Sandbox: b.rec.ID, Snapshot: name})
-	return &SnapshotResult{Sandbox: b.rec.ID, Snapshot: *info}, nil
+	s.publish(api.Event{Type: api.EventSnapshot, Sandbox: b.rec.ID, Snapshot: name})
+	return &api.SnapshotResult{Sandbox: b.rec.ID, Snapshot: *info}, nil
 }
 
 // Snapshots lists a sandbox's snapshots, oldest first.
@@ -122,7 +111,7 @@ func (s *Supervisor) RemoveSnapshot(ctx context.Context, ref, name string) error
 
 // Restore kills a sandbox's commands and processes, puts its file system
 // back as it was at snapshot name, and starts it again.
-func (s *Supervisor) Restore(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*CopyResult, error) {
+func (s *Supervisor) Restore(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*api.CopyResult, error) {
 	if err := bundle.ValidateSnapshotName(name); err != nil {
 		return nil, snapshotErr(err)
 	}
@@ -143,14 +132,14 @@ func (s *Supervisor) Restore(ctx context.Context, ref, name string, progress fun
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s.publish(Event{Type: EventRestore, Sandbox: b.rec.ID, Snapshot: name})
-	return &CopyResult{Sandbox: *b.info(), Copy: st}, nil
+	s.publish(api.Event{Type: api.EventRestore, Sandbox: b.rec.ID, Snapshot: name})
+	return &api.CopyResult{Sandbox: *b.info(), Copy: st}, nil
 }
 
 // Fork creates a new sandbox with the spec of sandbox ref whose file system
 // starts as ref's snapshot, or with snapshot "" as ref's live file system
 // (frozen during the copy).
-func (s *Supervisor) Fork(ctx context.Context, ref, snapshot, name string, progress func(bundle.CopyStats)) (*CopyResult, error) {
+func (s *Supervisor) Fork(ctx context.Context, ref, snapshot, name string, progress func(bundle.CopyStats)) (*api.CopyResult, error) {
 	src, err := s.lookup(ref)
 	if err != nil {
 		return nil, err
@@ -168,16 +157,16 @@ func (s *Supervisor) Fork(ctx context.Context, ref, snapshot, name string, progr
 	be, ok := s.backends[src.rec.Backend].(Forker)
 	if !ok {
 		return nil, fmt.Errorf("%w: fork is not supported by the %s backend (it runs on the host's own files)",
-			ErrUnsupported, src.rec.Backend)
+			api.ErrUnsupported, src.rec.Backend)
 	}
 	var st bundle.CopyStats
 	info, err := s.build(ctx, name, src.spec, func(id string) (Sandbox, error) {
-		sb, copied, err := be.Fork(ctx, src.rec.ID, snapshot, src.rec.State == Running, id, src.spec, progress)
+		sb, copied, err := be.Fork(ctx, src.rec.ID, snapshot, src.rec.State == api.Running, id, src.spec, progress)
 		st = copied
 		return sb, snapshotErr(err)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &CopyResult{Sandbox: *info, Copy: st}, nil
+	return &api.CopyResult{Sandbox: *info, Copy: st}, nil
 }

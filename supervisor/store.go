@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentd/agentd/bundle"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // record is the persisted part of a sandbox, state.json. Runtime-only data
@@ -19,14 +20,14 @@ type record struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name,omitempty"`
 	Backend   string    `json:"backend"`
-	State     State     `json:"state"`
+	State     api.State `json:"state"`
 	Error     string    `json:"error,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Execs are the execs running when the record was written; after a
 	// crash they are the ones to report as interrupted and to kill.
-	Execs       []ExecInfo `json:"execs,omitempty"`
-	Interrupted []ExecInfo `json:"interrupted,omitempty"`
+	Execs       []api.ExecInfo `json:"execs,omitempty"`
+	Interrupted []api.ExecInfo `json:"interrupted,omitempty"`
 }
 
 // maxInterrupted bounds the interrupted execs kept per sandbox.
@@ -48,7 +49,7 @@ func newStore(stateDir string) (*store, error) {
 }
 
 func (s *store) path(id string) (string, error) {
-	if err := ValidateID(id); err != nil {
+	if err := api.ValidateID(id); err != nil {
 		return "", err
 	}
 	return filepath.Join(s.dir, id), nil
@@ -79,7 +80,7 @@ func (s *store) begin(rec *record, spec *bundle.Spec) error {
 		return err
 	}
 	if _, err := os.Lstat(dir); err == nil {
-		return fmt.Errorf("sandbox %s: %w", rec.ID, ErrExist)
+		return fmt.Errorf("sandbox %s: %w", rec.ID, api.ErrExist)
 	}
 	data, err := json.Marshal(creation{Record: *rec, Spec: spec})
 	if err != nil {
@@ -130,7 +131,7 @@ func (s *store) recoverJournals() error {
 	for _, e := range ents {
 		id, ok := strings.CutPrefix(e.Name(), ".")
 		id, ok2 := strings.CutSuffix(id, ".creating")
-		if !ok || !ok2 || ValidateID(id) != nil {
+		if !ok || !ok2 || api.ValidateID(id) != nil {
 			continue
 		}
 		var c creation
@@ -144,7 +145,7 @@ func (s *store) recoverJournals() error {
 			}
 			continue
 		}
-		c.Record.State = Creating
+		c.Record.State = api.Creating
 		if err := s.commit(&c.Record, c.Spec); err != nil {
 			return err
 		}
@@ -210,7 +211,7 @@ func (s *store) loadAll() ([]loaded, error) {
 	}
 	var out []loaded
 	for _, e := range ents {
-		if !e.IsDir() || ValidateID(e.Name()) != nil {
+		if !e.IsDir() || api.ValidateID(e.Name()) != nil {
 			continue
 		}
 		out = append(out, s.load(e.Name()))

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 var sandboxCpCommand = &cli.Command{
@@ -38,7 +38,7 @@ var sandboxCpCommand = &cli.Command{
 // splitCpArg tells ID:/PATH from a local path.
 func splitCpArg(arg string) (ref, p string, inSandbox bool) {
 	ref, p, ok := strings.Cut(arg, ":")
-	if !ok || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, ".") || supervisor.ValidateID(ref) != nil {
+	if !ok || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, ".") || api.ValidateID(ref) != nil {
 		return "", arg, false
 	}
 	return ref, p, true

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/agentd/agentd/bundle"
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 var sandboxCreateCommand = &cli.Command{
@@ -68,7 +68,7 @@ func sandboxSpecFlags() []cli.Flag {
 
 // createRequestFromFlags builds the create request: the --spec document if
 // given, then every flag that was set on top of it.
-func createRequestFromFlags(c *cli.Context) (*supervisor.CreateRequest, error) {
+func createRequestFromFlags(c *cli.Context) (*api.CreateRequest, error) {
 	spec := &bundle.Spec{}
 	if f := c.String("spec"); f != "" {
 		var err error
@@ -79,7 +79,7 @@ func createRequestFromFlags(c *cli.Context) (*supervisor.CreateRequest, error) {
 	if err := applySpecFlags(c, spec); err != nil {
 		return nil, err
 	}
-	return &supervisor.CreateRequest{Name: c.String("name"), Spec: *spec}, nil
+	return &api.CreateRequest{Name: c.String("name"), Spec: *spec}, nil
 }
 
 func readSpec(path string, stdin io.Reader) (*bundle.Spec, error) {

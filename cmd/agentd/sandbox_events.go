@@ -11,9 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agentd/agentd/supervisor/api"
 	"github.com/agentd/agentd/supervisor/client"
-
-	"github.com/agentd/agentd/supervisor"
 )
 
 var sandboxEventsCommand = &cli.Command{
@@ -26,7 +25,7 @@ var sandboxEventsCommand = &cli.Command{
 		ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		enc := json.NewEncoder(c.App.Writer)
-		err := cl.Events(ctx, func(e supervisor.Event) error {
+		err := cl.Events(ctx, func(e api.Event) error {
 			if c.Bool("json") {
 				return enc.Encode(e)
 			}
@@ -41,7 +40,7 @@ var sandboxEventsCommand = &cli.Command{
 }
 
 // formatEvent is one human line per event.
-func formatEvent(e supervisor.Event) string {
+func formatEvent(e api.Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s", e.Time.Local().Format("15:04:05.000"), e.Sandbox, e.Type)
 	if e.From != "" || e.To != "" {

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/agentd/agentd/bundle"
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 	"github.com/agentd/agentd/supervisor/client"
 )
 
@@ -65,7 +65,7 @@ var ioFlags = []cli.Flag{
 
 // sandboxExecOptions is what exec needs besides the sandbox.
 type sandboxExecOptions struct {
-	req         supervisor.ExecRequest
+	req         api.ExecRequest
 	interactive bool
 }
 
@@ -140,7 +140,7 @@ func sandboxExec(c *cli.Context, cl *client.Client, ref string, o sandboxExecOpt
 
 // exitFromResult maps an exec's result to the CLI's exit: nil for 0, else
 // an exitError with the code; a reason worth telling goes to stderr.
-func exitFromResult(stderr io.Writer, res *supervisor.ExitResult) error {
+func exitFromResult(stderr io.Writer, res *api.ExitResult) error {
 	switch {
 	case res.TimedOut:
 		fmt.Fprintln(stderr, "agentd: the command timed out and was killed")

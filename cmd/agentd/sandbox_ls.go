@@ -7,9 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agentd/agentd/supervisor/api"
 	"github.com/agentd/agentd/supervisor/client"
-
-	"github.com/agentd/agentd/supervisor"
 )
 
 var sandboxLsCommand = &cli.Command{
@@ -28,7 +27,7 @@ var sandboxLsCommand = &cli.Command{
 		switch {
 		case c.Bool("json"):
 			if list == nil {
-				list = []supervisor.SandboxInfo{}
+				list = []api.SandboxInfo{}
 			}
 			return writeJSON(c, list)
 		case c.Bool("quiet"):

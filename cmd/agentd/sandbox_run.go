@@ -16,6 +16,7 @@ import (
 	"github.com/agentd/agentd/native"
 	agentdruntime "github.com/agentd/agentd/runtime"
 	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 var sandboxRunCommand = &cli.Command{
@@ -41,7 +42,7 @@ var sandboxRunCommand = &cli.Command{
 			return err
 		}
 		o := sandboxExecOptions{interactive: c.Bool("interactive")}
-		o.req = supervisor.ExecRequest{Args: dropDashDash(c.Args().Slice()), Tty: c.Bool("tty")}
+		o.req = api.ExecRequest{Args: dropDashDash(c.Args().Slice()), Tty: c.Bool("tty")}
 		if len(o.req.Args) == 0 {
 			return fmt.Errorf("run: no command given; usage: agentd sandbox run [flags] -- CMD [ARG...]")
 		}
@@ -72,7 +73,7 @@ var sandboxRunCommand = &cli.Command{
 
 // runInDaemon creates the sandbox through the daemon, runs the command and
 // always removes the sandbox, also when interrupted.
-func runInDaemon(c *cli.Context, req *supervisor.CreateRequest, o sandboxExecOptions) (retErr error) {
+func runInDaemon(c *cli.Context, req *api.CreateRequest, o sandboxExecOptions) (retErr error) {
 	cl, err := sandboxClient(c)
 	if err != nil {
 		return err
@@ -102,13 +103,13 @@ func runContainerOnce(ctx context.Context, spec *bundle.Spec, o sandboxExecOptio
 	}
 	st, err := supervisor.RunOnce(ctx, stateDir, runDir, spec, cfg, sigs)
 	if err != nil {
-		return startFailure(err, supervisor.ErrCommandNotFound, supervisor.ErrNotExecutable)
+		return startFailure(err, api.ErrCommandNotFound, api.ErrNotExecutable)
 	}
 	code := st.Code
 	if st.Signal > 0 {
 		code = 128 + st.Signal
 	}
-	return exitFromResult(cio.err, &supervisor.ExitResult{Code: code, Signal: st.Signal, TimedOut: st.TimedOut})
+	return exitFromResult(cio.err, &api.ExitResult{Code: code, Signal: st.Signal, TimedOut: st.TimedOut})
 }
 
 // cmdIO is where a one-shot command's stdin, stdout and stderr are: the
@@ -132,9 +133,9 @@ func runNative(ctx context.Context, spec *bundle.Spec, o sandboxExecOptions, cio
 	}
 	code := res.ExitCode
 	if res.TimedOut {
-		code = supervisor.ExitTimeout
+		code = api.ExitTimeout
 	}
-	return exitFromResult(cio.err, &supervisor.ExitResult{Code: code, TimedOut: res.TimedOut})
+	return exitFromResult(cio.err, &api.ExitResult{Code: code, TimedOut: res.TimedOut})
 }
 
 // signalContext returns a context cancelled by SIGINT, SIGTERM or SIGHUP,
@@ -170,9 +171,9 @@ func signalContext(parent context.Context) (context.Context, func() syscall.Sign
 func startFailure(err, notFound, notExecutable error) error {
 	switch {
 	case errors.Is(err, notFound):
-		return &exitError{code: supervisor.ExitNotFound, err: err}
+		return &exitError{code: api.ExitNotFound, err: err}
 	case errors.Is(err, notExecutable):
-		return &exitError{code: supervisor.ExitNotExecutable, err: err}
+		return &exitError{code: api.ExitNotExecutable, err: err}
 	}
 	return err
 }

@@ -9,10 +9,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agentd/agentd/supervisor/api"
 	"github.com/agentd/agentd/supervisor/client"
 
 	"github.com/agentd/agentd/bundle"
-	"github.com/agentd/agentd/supervisor"
 )
 
 var sandboxSnapshotCommand = &cli.Command{
@@ -111,7 +111,7 @@ the new sandbox's id. The two then change independently.`,
 	Action: clientAction(1, 1, func(c *cli.Context, cl *client.Client) error {
 		ref, snap, _ := strings.Cut(c.Args().First(), ":")
 		p := newCopyProgress(c)
-		res, err := cl.Fork(c.Context, ref, supervisor.ForkRequest{Snapshot: snap, Name: c.String("name")}, p.report())
+		res, err := cl.Fork(c.Context, ref, api.ForkRequest{Snapshot: snap, Name: c.String("name")}, p.report())
 		p.done()
 		if err != nil {
 			return err
@@ -120,7 +120,7 @@ the new sandbox's id. The two then change independently.`,
 	}),
 }
 
-func printCopyResult(c *cli.Context, res *supervisor.CopyResult) error {
+func printCopyResult(c *cli.Context, res *api.CopyResult) error {
 	if c.Bool("json") {
 		return writeJSON(c, res)
 	}

@@ -8,13 +8,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // setupTerminal puts the local terminal (if stdin is one) in raw mode, so
 // keys such as ^C go to the sandbox's pty, and reports its size now and on
 // every SIGWINCH. restore must be called to put the terminal back.
-func setupTerminal(ctx context.Context, stdin io.Reader) (restore func(), resize <-chan supervisor.Size, size *supervisor.Size) {
+func setupTerminal(ctx context.Context, stdin io.Reader) (restore func(), resize <-chan api.Size, size *api.Size) {
 	f, ok := isTerminal(stdin)
 	if !ok {
 		return func() {}, nil, nil
@@ -34,7 +34,7 @@ func setupTerminal(ctx context.Context, stdin io.Reader) (restore func(), resize
 	_ = unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &raw)
 	restore = func() { _ = unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, old) }
 
-	ch := make(chan supervisor.Size, 1)
+	ch := make(chan api.Size, 1)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGWINCH)
 	go func() {
@@ -60,10 +60,10 @@ func getTermios(f *os.File) (*unix.Termios, error) {
 	return unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 }
 
-func termSize(f *os.File) *supervisor.Size {
+func termSize(f *os.File) *api.Size {
 	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
 	if err != nil {
-		return &supervisor.Size{Rows: 24, Cols: 80}
+		return &api.Size{Rows: 24, Cols: 80}
 	}
-	return &supervisor.Size{Rows: ws.Row, Cols: ws.Col}
+	return &api.Size{Rows: ws.Row, Cols: ws.Col}
 }

@@ -14,7 +14,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -42,8 +42,8 @@ func New(socket string) *Client {
 // Socket is the socket path the client uses.
 func (c *Client) Socket() string { return c.socket }
 
-// Error is an error answer of the daemon. It matches the supervisor's
-// sentinel errors with errors.Is (ErrNotExist for 404, and so on).
+// Error is an error answer of the daemon. It matches the sentinel
+// errors of package api with errors.Is (ErrNotExist for 404, and so on).
 type Error struct {
 	Status  int
 	Kind    string
@@ -52,20 +52,10 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-var kinds = map[string]error{
-	supervisor.KindNotExist:        supervisor.ErrNotExist,
-	supervisor.KindExist:           supervisor.ErrExist,
-	supervisor.KindInvalidArgument: supervisor.ErrInvalidArgument,
-	supervisor.KindInvalidState:    supervisor.ErrInvalidState,
-	supervisor.KindNotRunning:      supervisor.ErrNotRunning,
-	supervisor.KindUnsupported:     supervisor.ErrUnsupported,
-	supervisor.KindUnauthorized:    supervisor.ErrUnauthorized,
-}
-
-// Is matches the sentinel error of e's kind.
+// Is matches the sentinel error of e's kind ([api.ErrorOfKind]).
 func (e *Error) Is(target error) bool {
-	s, ok := kinds[e.Kind]
-	return ok && s == target
+	s := api.ErrorOfKind(e.Kind)
+	return s != nil && s == target
 }
 
 // ErrUnreachable wraps failures to reach the daemon at all (no socket,
@@ -127,7 +117,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any, hdr ht
 
 func decodeError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var eb supervisor.ErrorBody
+	var eb api.ErrorBody
 	if json.Unmarshal(data, &eb) != nil || eb.Message == "" {
 		eb.Message = fmt.Sprintf("daemon answered %s: %s", resp.Status, bytes.TrimSpace(data))
 	}
@@ -135,7 +125,7 @@ func decodeError(resp *http.Response) error {
 }
 
 func sandboxPath(ref string, parts ...string) string {
-	p := "/" + supervisor.APIVersion + "/sandboxes/" + url.PathEscape(ref)
+	p := "/" + api.APIVersion + "/sandboxes/" + url.PathEscape(ref)
 	for _, s := range parts {
 		p += "/" + s
 	}
@@ -144,32 +134,32 @@ func sandboxPath(ref string, parts ...string) string {
 
 // Version asks the daemon who it is; it is the cheapest call, used to see
 // whether a daemon answers.
-func (c *Client) Version(ctx context.Context) (*supervisor.VersionInfo, error) {
-	var v supervisor.VersionInfo
+func (c *Client) Version(ctx context.Context) (*api.VersionInfo, error) {
+	var v api.VersionInfo
 	return &v, c.do(ctx, http.MethodGet, "/v1/version", nil, &v)
 }
 
 // Probe reports what each backend enforces on the daemon's host.
-func (c *Client) Probe(ctx context.Context) ([]supervisor.Capabilities, error) {
-	var caps []supervisor.Capabilities
+func (c *Client) Probe(ctx context.Context) ([]api.Capabilities, error) {
+	var caps []api.Capabilities
 	return caps, c.do(ctx, http.MethodGet, "/v1/probe", nil, &caps)
 }
 
 // Create creates a sandbox.
-func (c *Client) Create(ctx context.Context, req *supervisor.CreateRequest) (*supervisor.SandboxInfo, error) {
-	var info supervisor.SandboxInfo
+func (c *Client) Create(ctx context.Context, req *api.CreateRequest) (*api.SandboxInfo, error) {
+	var info api.SandboxInfo
 	return &info, c.do(ctx, http.MethodPost, "/v1/sandboxes", req, &info)
 }
 
 // List lists the sandboxes.
-func (c *Client) List(ctx context.Context) ([]supervisor.SandboxInfo, error) {
-	var out []supervisor.SandboxInfo
+func (c *Client) List(ctx context.Context) ([]api.SandboxInfo, error) {
+	var out []api.SandboxInfo
 	return out, c.do(ctx, http.MethodGet, "/v1/sandboxes", nil, &out)
 }
 
 // Inspect describes a sandbox, by id or name.
-func (c *Client) Inspect(ctx context.Context, ref string) (*supervisor.SandboxInfo, error) {
-	var info supervisor.SandboxInfo
+func (c *Client) Inspect(ctx context.Context, ref string) (*api.SandboxInfo, error) {
+	var info api.SandboxInfo
 	return &info, c.do(ctx, http.MethodGet, sandboxPath(ref), nil, &info)
 }
 
@@ -179,26 +169,26 @@ func (c *Client) Remove(ctx context.Context, ref string, force bool) error {
 }
 
 // Pause freezes a sandbox.
-func (c *Client) Pause(ctx context.Context, ref string) (*supervisor.SandboxInfo, error) {
-	var info supervisor.SandboxInfo
+func (c *Client) Pause(ctx context.Context, ref string) (*api.SandboxInfo, error) {
+	var info api.SandboxInfo
 	return &info, c.do(ctx, http.MethodPost, sandboxPath(ref, "pause"), nil, &info)
 }
 
 // Resume thaws a sandbox.
-func (c *Client) Resume(ctx context.Context, ref string) (*supervisor.SandboxInfo, error) {
-	var info supervisor.SandboxInfo
+func (c *Client) Resume(ctx context.Context, ref string) (*api.SandboxInfo, error) {
+	var info api.SandboxInfo
 	return &info, c.do(ctx, http.MethodPost, sandboxPath(ref, "resume"), nil, &info)
 }
 
 // Stats reads a sandbox's resource usage.
-func (c *Client) Stats(ctx context.Context, ref string) (*supervisor.StatsResponse, error) {
-	var st supervisor.StatsResponse
+func (c *Client) Stats(ctx context.Context, ref string) (*api.StatsResponse, error) {
+	var st api.StatsResponse
 	return &st, c.do(ctx, http.MethodGet, sandboxPath(ref, "stats"), nil, &st)
 }
 
 // Events calls fn for every event until ctx ends, fn returns an error, or
 // the daemon ends the stream.
-func (c *Client) Events(ctx context.Context, fn func(supervisor.Event) error) error {
+func (c *Client) Events(ctx context.Context, fn func(api.Event) error) error {
 	st, err := c.Subscribe(ctx)
 	if err != nil {
 		return err
@@ -238,8 +228,8 @@ func (c *Client) Subscribe(ctx context.Context) (*EventStream, error) {
 // Next returns the next event; io.EOF when the daemon ended the stream, an
 // error when it dropped this reader for reading too slowly (an overflow
 // event) or ctx ended.
-func (s *EventStream) Next() (supervisor.Event, error) {
-	var e supervisor.Event
+func (s *EventStream) Next() (api.Event, error) {
+	var e api.Event
 	if err := s.dec.Decode(&e); err != nil {
 		if s.ctx.Err() != nil {
 			return e, s.ctx.Err()
@@ -249,7 +239,7 @@ func (s *EventStream) Next() (supervisor.Event, error) {
 		}
 		return e, fmt.Errorf("reading events: %w", err)
 	}
-	if e.Type == supervisor.EventOverflow {
+	if e.Type == api.EventOverflow {
 		return e, fmt.Errorf("reading events: %s", e.Error)
 	}
 	return e, nil

@@ -15,7 +15,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // Copying runs tar inside the sandbox through Exec, so it needs a tar there
@@ -41,12 +41,12 @@ func (c *Client) CopyFrom(ctx context.Context, ref, src, dst string) error {
 	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
 	type result struct {
-		res *supervisor.ExitResult
+		res *api.ExitResult
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := c.Exec(ctx, ref, &supervisor.ExecRequest{Args: []string{"tar", "-C", dir, "-cf", "-", base}},
+		res, err := c.Exec(ctx, ref, &api.ExecRequest{Args: []string{"tar", "-C", dir, "-cf", "-", base}},
 			ExecIO{Stdout: pw, Stderr: &stderr})
 		pw.Close()
 		done <- result{res, err}
@@ -75,7 +75,7 @@ func (c *Client) CopyTo(ctx context.Context, ref, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.Exec(ctx, ref, &supervisor.ExecRequest{Args: []string{"test", "-d", path.Clean(dst)}}, ExecIO{})
+	res, err := c.Exec(ctx, ref, &api.ExecRequest{Args: []string{"test", "-d", path.Clean(dst)}}, ExecIO{})
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (c *Client) CopyTo(ctx context.Context, ref, src, dst string) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, src, name)) }()
 	var stderr bytes.Buffer
-	res, err = c.Exec(ctx, ref, &supervisor.ExecRequest{Args: []string{"tar", "-C", dir, "-xf", "-"}},
+	res, err = c.Exec(ctx, ref, &api.ExecRequest{Args: []string{"tar", "-C", dir, "-xf", "-"}},
 		ExecIO{Stdin: pr, Stderr: &stderr})
 	pr.Close()
 	return tarResult("writing "+dst, res, err, &stderr)
@@ -94,20 +94,20 @@ func (c *Client) CopyTo(ctx context.Context, ref, src, dst string) error {
 // splitSandboxPath splits an absolute sandbox path into directory and name.
 func splitSandboxPath(p string) (dir, base string, err error) {
 	if !path.IsAbs(p) {
-		return "", "", fmt.Errorf("%w: sandbox path %q must be absolute", supervisor.ErrInvalidArgument, p)
+		return "", "", fmt.Errorf("%w: sandbox path %q must be absolute", api.ErrInvalidArgument, p)
 	}
 	p = path.Clean(p)
 	if p == "/" {
-		return "", "", fmt.Errorf("%w: cannot copy the sandbox's whole root; name a directory", supervisor.ErrInvalidArgument)
+		return "", "", fmt.Errorf("%w: cannot copy the sandbox's whole root; name a directory", api.ErrInvalidArgument)
 	}
 	return path.Dir(p), path.Base(p), nil
 }
 
-func tarResult(what string, res *supervisor.ExitResult, err error, stderr *bytes.Buffer) error {
+func tarResult(what string, res *api.ExitResult, err error, stderr *bytes.Buffer) error {
 	switch {
 	case err != nil:
 		return err
-	case res.Code == supervisor.ExitNotFound:
+	case res.Code == api.ExitNotFound:
 		return fmt.Errorf("%s: cp needs tar inside the sandbox: %s", what, res.Error)
 	case res.Code != 0:
 		return fmt.Errorf("%s: tar exited %d: %s", what, res.Code, strings.TrimSpace(stderr.String()))

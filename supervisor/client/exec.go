@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // ExecIO connects an exec to the caller.
@@ -22,19 +22,19 @@ type ExecIO struct {
 	Stdout, Stderr io.Writer
 	// Resize, when not nil, carries terminal size changes (it also
 	// selects the upgraded connection).
-	Resize <-chan supervisor.Size
+	Resize <-chan api.Size
 	// Started, if set, is called when the command runs.
-	Started func(supervisor.ExecInfo)
+	Started func(api.ExecInfo)
 }
 
 // Exec runs a command in a sandbox and returns how it ended. The error is
 // for agentd's own failures (unknown sandbox, paused sandbox, daemon gone);
 // a command that was not found is a result with code 127.
-func (c *Client) Exec(ctx context.Context, ref string, req *supervisor.ExecRequest, eio ExecIO) (*supervisor.ExitResult, error) {
+func (c *Client) Exec(ctx context.Context, ref string, req *api.ExecRequest, eio ExecIO) (*api.ExitResult, error) {
 	upgrade := eio.Stdin != nil || eio.Resize != nil
 	var hdr http.Header
 	if upgrade {
-		hdr = http.Header{"Connection": {"Upgrade"}, "Upgrade": {supervisor.UpgradeProtocol}}
+		hdr = http.Header{"Connection": {"Upgrade"}, "Upgrade": {api.UpgradeProtocol}}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -64,10 +64,10 @@ func (c *Client) Exec(ctx context.Context, ref string, req *supervisor.ExecReque
 }
 
 // readFrames copies output frames to eio until the exit frame.
-func readFrames(r io.Reader, eio ExecIO) (*supervisor.ExitResult, error) {
+func readFrames(r io.Reader, eio ExecIO) (*api.ExitResult, error) {
 	dec := json.NewDecoder(r)
 	for {
-		var f supervisor.Frame
+		var f api.Frame
 		if err := dec.Decode(&f); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -101,7 +101,7 @@ type inputWriter struct {
 	w  io.Writer
 }
 
-func (in *inputWriter) send(f supervisor.InputFrame) error {
+func (in *inputWriter) send(f api.InputFrame) error {
 	data, err := json.Marshal(f)
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func (in *inputWriter) copyStdin(r io.Reader) {
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
-				if in.send(supervisor.InputFrame{Stdin: buf[:n]}) != nil {
+				if in.send(api.InputFrame{Stdin: buf[:n]}) != nil {
 					return
 				}
 			}
@@ -129,10 +129,10 @@ func (in *inputWriter) copyStdin(r io.Reader) {
 			}
 		}
 	}
-	_ = in.send(supervisor.InputFrame{CloseStdin: true})
+	_ = in.send(api.InputFrame{CloseStdin: true})
 }
 
-func (in *inputWriter) forwardResize(ctx context.Context, resize <-chan supervisor.Size) {
+func (in *inputWriter) forwardResize(ctx context.Context, resize <-chan api.Size) {
 	if resize == nil {
 		return
 	}
@@ -144,7 +144,7 @@ func (in *inputWriter) forwardResize(ctx context.Context, resize <-chan supervis
 			if !ok {
 				return
 			}
-			if in.send(supervisor.InputFrame{Resize: &sz}) != nil {
+			if in.send(api.InputFrame{Resize: &sz}) != nil {
 				return
 			}
 		}

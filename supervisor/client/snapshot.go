@@ -9,14 +9,14 @@ import (
 	"net/url"
 
 	"github.com/agentd/agentd/bundle"
-	"github.com/agentd/agentd/supervisor"
+	"github.com/agentd/agentd/supervisor/api"
 )
 
 // Snapshot copies sandbox ref's file system to snapshot name. progress, if
 // not nil, is called as the copy goes.
-func (c *Client) Snapshot(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*supervisor.SnapshotResult, error) {
-	var out supervisor.SnapshotResult
-	return &out, c.copyCall(ctx, sandboxPath(ref, "snapshots"), supervisor.SnapshotRequest{Name: name}, progress, &out)
+func (c *Client) Snapshot(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*api.SnapshotResult, error) {
+	var out api.SnapshotResult
+	return &out, c.copyCall(ctx, sandboxPath(ref, "snapshots"), api.SnapshotRequest{Name: name}, progress, &out)
 }
 
 // Snapshots lists sandbox ref's snapshots, oldest first.
@@ -31,15 +31,15 @@ func (c *Client) RemoveSnapshot(ctx context.Context, ref, name string) error {
 }
 
 // Restore puts sandbox ref back as it was at snapshot name.
-func (c *Client) Restore(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*supervisor.CopyResult, error) {
-	var out supervisor.CopyResult
-	return &out, c.copyCall(ctx, sandboxPath(ref, "restore"), supervisor.SnapshotRequest{Name: name}, progress, &out)
+func (c *Client) Restore(ctx context.Context, ref, name string, progress func(bundle.CopyStats)) (*api.CopyResult, error) {
+	var out api.CopyResult
+	return &out, c.copyCall(ctx, sandboxPath(ref, "restore"), api.SnapshotRequest{Name: name}, progress, &out)
 }
 
 // Fork starts a new sandbox from sandbox ref's snapshot (or its live file
 // system when snapshot is empty).
-func (c *Client) Fork(ctx context.Context, ref string, req supervisor.ForkRequest, progress func(bundle.CopyStats)) (*supervisor.CopyResult, error) {
-	var out supervisor.CopyResult
+func (c *Client) Fork(ctx context.Context, ref string, req api.ForkRequest, progress func(bundle.CopyStats)) (*api.CopyResult, error) {
+	var out api.CopyResult
 	return &out, c.copyCall(ctx, sandboxPath(ref, "fork"), req, progress, &out)
 }
 
@@ -57,7 +57,7 @@ func (c *Client) copyCall(ctx context.Context, path string, body any, progress f
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
-		var f supervisor.CopyFrame
+		var f api.CopyFrame
 		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
 			return fmt.Errorf("decoding the daemon's answer to %s: %w", path, err)
 		}
